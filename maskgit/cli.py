@@ -1,0 +1,89 @@
+"""The `maskgit` command line. Library errors become one-line messages (exit 2), never tracebacks."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+
+import torch
+
+from maskgit import __version__
+from maskgit.checkpoint import read_checkpoint
+from maskgit.errors import MaskGitError
+from maskgit.tokenizer.config import TOKENIZER_PRESETS, TokenizerConfig
+from maskgit.tokenizer.vqgan import VQGAN
+from maskgit.transformer.config import TRANSFORMER_PRESETS, TransformerConfig
+from maskgit.transformer.model import BidirectionalTransformer
+
+
+def _millions(module: torch.nn.Module) -> str:
+    return f"{sum(p.numel() for p in module.parameters()) / 1e6:.2f} M"
+
+
+def cmd_presets(args: argparse.Namespace) -> None:
+    """Print every named preset with its size (models are built on the meta device: no memory used)."""
+    print(f"{'tokenizer':<10} {'image':>10} {'tokens':>7} {'codes':>6} {'params':>9}")
+    for name in TOKENIZER_PRESETS:
+        c = TokenizerConfig.preset(name)
+        with torch.device("meta"):
+            size = _millions(VQGAN(c))
+        image = f"{c.image_channels}x{c.resolution}x{c.resolution}"
+        print(f"{name:<10} {image:>10} {c.grid_size:>4}x{c.grid_size:<2} {c.codebook_size:>6} {size:>9}")
+    print()
+    print(f"{'transformer':<12} {'norm':>5} {'dim':>5} {'depth':>5} {'heads':>5} {'tokens':>6} {'codes':>6} {'params':>9}")
+    for name in TRANSFORMER_PRESETS:
+        c = TransformerConfig.preset(name)
+        with torch.device("meta"):
+            size = _millions(BidirectionalTransformer(c))
+        print(
+            f"{name:<12} {c.norm:>5} {c.dim:>5} {c.depth:>5} {c.heads:>5} {c.num_tokens:>6} "
+            f"{c.output_classes:>6} {size:>9}"
+        )
+
+
+def cmd_inspect(args: argparse.Namespace) -> None:
+    """Print a checkpoint's format version, models, configs and tensor summary."""
+    header, tensors = read_checkpoint(args.checkpoint)
+    print(f"{args.checkpoint}: maskgit checkpoint, format {header['format_version']}")
+    for name, config in header["models"].items():
+        own = [t for k, t in tensors.items() if k.startswith(f"{name}.")]
+        dtypes = sorted({str(t.dtype).removeprefix("torch.") for t in own})
+        print(f"  {name}: {len(own)} tensors, {sum(t.numel() for t in own) / 1e6:.2f} M values ({', '.join(dtypes)})")
+        for key, value in config.items():
+            print(f"    {key} = {value}")
+    for key, value in header.get("extra", {}).items():
+        print(f"  {key}: {value}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="maskgit", description="Masked generative image modeling (MaskGIT).")
+    parser.add_argument("--version", action="version", version=f"maskgit {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    p = sub.add_parser("presets", help="list the named model presets and their sizes")
+    p.set_defaults(run=cmd_presets)
+    p = sub.add_parser("inspect", help="show what a checkpoint holds")
+    p.add_argument("checkpoint", help="a .safetensors checkpoint written by maskgit")
+    p.set_defaults(run=cmd_inspect)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        args.run(args)
+    except MaskGitError as error:
+        print(f"maskgit: error: {error}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:  # output piped into `head` and the like: not an error
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - keeps the interpreter from failing at exit
+        return 0
+    except KeyboardInterrupt:
+        print("maskgit: interrupted", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

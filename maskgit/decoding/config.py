@@ -1,0 +1,50 @@
+"""Decoding options, shared by inpainting and generation."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from maskgit.config import require
+from maskgit.masking.schedules import check_schedule
+
+ConfidenceRule = Literal["seed", "official"]
+
+
+@dataclass(frozen=True)
+class DecodeConfig:
+    """How MaskGIT's iterative parallel decoding runs.
+
+    total_steps: T, the number of steps the schedule is spread over.
+    sweet_spot: S <= T, stop after S steps (None means T). Tokens still masked then are returned with
+        the prediction of step S (see decode_tokens).
+    schedule: the mask schedule gamma (maskgit.masking.SCHEDULES).
+    choice_temperature: t0; step t (0-based) uses temperature t0 * (1 - t / T).
+    confidence: "seed": chosen = argmax(p + temperature * g) over the codebook with a Gumbel draw g per
+        code, confidence = p(chosen) + temperature * g(chosen) (the seeds' rule);
+        "official": chosen ~ softmax(logits), confidence = log p(chosen) + temperature * g with one
+        Gumbel draw per token (google-research/maskgit).
+    cfg_scale: classifier-free guidance for class-conditional models; logits = u + cfg_scale * (c - u),
+        so 1.0 is plain conditional decoding.
+    """
+
+    total_steps: int = 12
+    sweet_spot: int | None = None
+    schedule: str = "cosine"
+    choice_temperature: float = 4.5
+    confidence: ConfidenceRule = "seed"
+    cfg_scale: float = 1.0
+
+    def __post_init__(self) -> None:
+        require(self.total_steps >= 1, f"total_steps must be at least 1, got {self.total_steps}")
+        require(
+            self.sweet_spot is None or 1 <= self.sweet_spot <= self.total_steps,
+            f"sweet_spot must be between 1 and total_steps ({self.total_steps}), got {self.sweet_spot}",
+        )
+        check_schedule(self.schedule)
+        require(self.choice_temperature >= 0, f"choice_temperature must be >= 0, got {self.choice_temperature}")
+        require(self.confidence in ("seed", "official"), f"confidence must be 'seed' or 'official', got {self.confidence!r}")
+
+    @property
+    def steps_to_run(self) -> int:
+        return self.total_steps if self.sweet_spot is None else self.sweet_spot

@@ -1,0 +1,176 @@
+"""MaskGIT's iterative parallel decoding over token ids, for a batch of images at once.
+
+At step t = 0 .. S-1 (S = sweet spot, T = total steps) every still-masked token gets a prediction
+and a confidence; the tokens known from the start and the ones decoded earlier have confidence +inf,
+so they are never masked again. After step t exactly
+
+    min(floor(gamma((t + 1) / T) * N0), masked_before_step - 1)   (never below 0; 0 after step T - 1)
+
+of an image's N0 originally unknown tokens stay masked: the lowest-confidence ones. Every image
+counts its own N0, so a batch may mix images with few and many unknown tokens.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from contextlib import nullcontext
+from dataclasses import dataclass, field
+
+import torch
+from torch import Tensor
+
+from maskgit.decoding.config import DecodeConfig
+from maskgit.errors import InputError
+from maskgit.masking.schedules import gamma
+from maskgit.transformer.model import BidirectionalTransformer
+
+KNOWN_CONFIDENCE = math.inf  # confidence of known or already decoded tokens: they always stay unmasked
+
+Generators = torch.Generator | Sequence[torch.Generator] | None
+
+
+@dataclass
+class DecodeStep:
+    """What one decoding step saw and decided, for visualization (tensors on the CPU)."""
+
+    token_mask: Tensor  # (B, N) bool: still masked after this step
+    predicted: Tensor  # (B, N) int64: known ids, and this step's choice at every position masked before it
+    confidence: Tensor  # (B, N) float32: +inf where the token was not masked before the step
+
+
+@dataclass
+class DecodeResult:
+    tokens: Tensor  # (B, N) int64, no mask id: known ids, decoded ids, and the last prediction where still masked
+    token_mask: Tensor  # (B, N) bool: still masked after the last step run (all False when S = T)
+    trace: list[DecodeStep] = field(default_factory=list)
+
+
+def per_image_generators(seeds: Sequence[int], device: str | torch.device = "cpu") -> list[torch.Generator]:
+    """One generator per image, so an image's noise does not depend on the batch it is decoded in."""
+    return [torch.Generator(device=device).manual_seed(int(s)) for s in seeds]
+
+
+def _uniform(shape: tuple[int, ...], generator: torch.Generator | None, device: torch.device) -> Tensor:
+    source = generator.device if generator is not None else device
+    return torch.rand(shape, generator=generator, device=source).to(device)
+
+
+def _gumbel(rows: Tensor, width: int, generators: Generators, device: torch.device) -> Tensor:
+    """Gumbel(0, 1) noise of shape (M, width) for the M masked positions listed batch-major in `rows`.
+
+    rows: (B,) number of masked positions per image. With a list of generators, image b's rows come
+    from generators[b] alone; with one generator (or None) the whole block comes from it.
+    """
+    if generators is None or isinstance(generators, torch.Generator):
+        u = _uniform((int(rows.sum()), width), generators, device)
+    else:
+        u = torch.cat([_uniform((int(n), width), g, device) for n, g in zip(rows.tolist(), generators, strict=True)])
+    return -torch.log(-torch.log(u.clamp_min(1e-20)) + 1e-20)
+
+
+def choose_tokens(
+    logits: Tensor, temperature: float, rule: str, rows: Tensor, generators: Generators
+) -> tuple[Tensor, Tensor]:
+    """Pick a token and its confidence for each masked position.
+
+    Args:
+        logits: (M, K) float32 logits of the M masked positions (batch-major), mask class excluded.
+        temperature: the annealed choice temperature of this step, >= 0.
+        rule: "seed" or "official" (see DecodeConfig).
+        rows: (B,) masked positions per image (sums to M), to draw each image's noise on its own.
+        generators: noise source(s).
+    Returns:
+        (M,) int64 chosen ids in [0, K) and (M,) float32 confidences.
+    """
+    probs = torch.softmax(logits, dim=-1)  # (M, K)
+    if rule == "seed":
+        scores = probs + temperature * _gumbel(rows, logits.shape[-1], generators, logits.device)
+        confidence, chosen = scores.max(dim=-1)
+        return chosen, confidence
+    noise = _gumbel(rows, logits.shape[-1] + 1, generators, logits.device)  # one extra column per row
+    chosen = (logits + noise[:, :-1]).argmax(dim=-1)  # Gumbel-max: a sample from softmax(logits)
+    chosen_prob = probs.gather(1, chosen[:, None]).squeeze(1)
+    confidence = torch.log(chosen_prob.clamp_min(1e-30)) + temperature * noise[:, -1]
+    return chosen, confidence
+
+
+def _logits(
+    transformer: BidirectionalTransformer, inputs: Tensor, class_ids: Tensor | None, cfg_scale: float
+) -> Tensor:
+    """(B, N, K) float32 logits over the codebook (the mask class dropped), with guidance if asked."""
+    k = transformer.config.codebook_size
+    if class_ids is None or cfg_scale == 1.0:
+        return transformer(inputs, class_ids)[..., :k].float()
+    null = torch.full_like(class_ids, transformer.config.null_class_id)
+    both = transformer(torch.cat([inputs, inputs]), torch.cat([class_ids, null]))[..., :k].float()
+    conditional, unconditional = both.chunk(2)
+    return unconditional + cfg_scale * (conditional - unconditional)
+
+
+def masked_count_after_step(step: int, config: DecodeConfig, initial: Tensor, masked_now: Tensor) -> Tensor:
+    """How many tokens stay masked after 0-based `step`, per image. initial, masked_now: (B,) int64."""
+    if step >= config.total_steps - 1:
+        return torch.zeros_like(initial)
+    target = torch.floor(gamma(config.schedule, (step + 1) / config.total_steps) * initial.double()).long()
+    return torch.minimum(target, (masked_now - 1).clamp_min(0))  # unmask at least one while any remain
+
+
+@torch.no_grad()
+def decode_tokens(
+    transformer: BidirectionalTransformer,
+    tokens: Tensor,
+    token_mask: Tensor,
+    config: DecodeConfig = DecodeConfig(),
+    generator: Generators = None,
+    class_ids: Tensor | None = None,
+    return_trace: bool = False,
+    amp_dtype: torch.dtype | None = None,
+) -> DecodeResult:
+    """Fill the masked tokens of a batch by iterative parallel decoding.
+
+    Args:
+        transformer: the token predictor (put in eval mode by the caller; see maskgit.MaskGIT).
+        tokens: (B, N) int64 ids; values at masked positions are ignored.
+        token_mask: (B, N) bool, True where the token is unknown.
+        config: steps, sweet spot, schedule, temperature and confidence rule.
+        generator: one torch.Generator for the whole batch, or one per image (per_image_generators) so
+            that a batch decodes exactly as its images would alone.
+        class_ids: (B,) class ids for a class-conditional transformer, else None.
+        return_trace: also return a DecodeStep per step.
+        amp_dtype: run the transformer under torch.autocast with this dtype (e.g. torch.bfloat16).
+    Returns:
+        DecodeResult. Positions still masked after the sweet spot hold the prediction of the last step
+        run, so the tokens always decode to a full image; `token_mask` says which they are.
+    """
+    n_tokens = transformer.config.num_tokens
+    if tokens.shape != token_mask.shape or tokens.dim() != 2 or tokens.shape[1] != n_tokens:
+        raise InputError(
+            f"tokens and token_mask must both be (B, {n_tokens}); got {tuple(tokens.shape)} and {tuple(token_mask.shape)}"
+        )
+    if not isinstance(generator, (torch.Generator, type(None))) and len(generator) != tokens.shape[0]:
+        raise InputError(f"got {len(generator)} generators for a batch of {tokens.shape[0]} images: give one per image")
+    mask_id = transformer.config.mask_token_id
+    token_mask = token_mask.bool()
+    initial = token_mask.sum(dim=1)  # (B,) N0 per image
+    current = tokens.masked_fill(token_mask, mask_id)  # (B, N)
+    predicted = current.clone()
+    autocast = torch.autocast(tokens.device.type, dtype=amp_dtype) if amp_dtype is not None else nullcontext()
+    positions = torch.arange(n_tokens, device=tokens.device)
+    trace: list[DecodeStep] = []
+    for step in range(config.steps_to_run):
+        masked_now = token_mask.sum(dim=1)  # (B,)
+        with autocast:
+            logits = _logits(transformer, current, class_ids, config.cfg_scale)  # (B, N, K)
+        temperature = config.choice_temperature * (1 - step / config.total_steps)
+        chosen, chosen_confidence = choose_tokens(logits[token_mask], temperature, config.confidence, masked_now, generator)
+        predicted = current.masked_scatter(token_mask, chosen)  # (B, N), no mask id left
+        confidence = torch.full(token_mask.shape, KNOWN_CONFIDENCE, device=tokens.device)
+        confidence = confidence.masked_scatter(token_mask, chosen_confidence.float())
+        keep = masked_count_after_step(step, config, initial, masked_now)  # (B,)
+        order = confidence.argsort(dim=1)  # lowest confidence first; known tokens (+inf) last
+        token_mask = torch.zeros_like(token_mask).scatter(1, order, positions[None, :] < keep[:, None])
+        current = predicted.masked_fill(token_mask, mask_id)
+        if return_trace:
+            trace.append(DecodeStep(token_mask.cpu(), predicted.cpu(), confidence.cpu()))
+    return DecodeResult(tokens=predicted, token_mask=token_mask, trace=trace)

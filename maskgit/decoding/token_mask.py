@@ -1,0 +1,51 @@
+"""From a pixel mask to a token mask, and compositing decoded pixels back into the input."""
+
+from __future__ import annotations
+
+import torch.nn.functional as F
+from torch import Tensor
+
+from maskgit.errors import InputError
+
+
+def as_pixel_mask(pixel_mask: Tensor, images: Tensor | None = None) -> Tensor:
+    """Normalise a pixel mask to (B, 1, H, W) bool (True = missing), checking it against `images`."""
+    if pixel_mask.dim() == 3:
+        pixel_mask = pixel_mask[:, None]
+    if pixel_mask.dim() != 4 or pixel_mask.shape[1] != 1:
+        raise InputError(f"pixel_mask must be (B, H, W) or (B, 1, H, W), got {tuple(pixel_mask.shape)}")
+    if images is not None and (pixel_mask.shape[0] != images.shape[0] or pixel_mask.shape[2:] != images.shape[2:]):
+        raise InputError(
+            f"pixel_mask {tuple(pixel_mask.shape)} does not match images {tuple(images.shape)}: "
+            "give one mask of the images' height and width per image"
+        )
+    return pixel_mask.bool()
+
+
+def pixel_mask_to_token_mask(pixel_mask: Tensor, grid_size: int, coverage_threshold: float = 0.0) -> Tensor:
+    """Which tokens are unknown, given which pixels are missing.
+
+    Each token covers a (H / grid_size) x (W / grid_size) patch. A token is unknown when the fraction of
+    its patch's pixels that are missing exceeds `coverage_threshold`; the default 0.0 marks a token
+    unknown if any pixel of its patch is missing (the seeds' rule).
+
+    Args:
+        pixel_mask: (B, H, W) or (B, 1, H, W) bool, True where the pixel is missing.
+        grid_size: side of the token grid.
+        coverage_threshold: in [0, 1).
+    Returns:
+        (B, grid_size * grid_size) bool token mask, row-major like the tokenizer's token grid.
+    """
+    if not 0.0 <= coverage_threshold < 1.0:
+        raise InputError(f"coverage_threshold must be in [0, 1), got {coverage_threshold}")
+    mask = as_pixel_mask(pixel_mask)
+    height, width = mask.shape[2:]
+    if height % grid_size or width % grid_size:
+        raise InputError(f"a {height}x{width} mask does not split into a {grid_size}x{grid_size} token grid")
+    coverage = F.avg_pool2d(mask.float(), kernel_size=(height // grid_size, width // grid_size))  # (B, 1, g, g)
+    return (coverage > coverage_threshold).flatten(1)
+
+
+def composite(decoded: Tensor, images: Tensor, pixel_mask: Tensor) -> Tensor:
+    """Known pixels from `images`, missing ones from `decoded`. All (B, C, H, W); mask (B, 1, H, W)."""
+    return decoded.where(pixel_mask, images)

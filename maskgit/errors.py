@@ -1,0 +1,20 @@
+"""Exceptions raised by the library. The CLI turns each into a one-line message.
+
+Every message says what is wrong and what to do about it, so that `str(error)` is enough for a user.
+"""
+
+
+class MaskGitError(Exception):
+    """Base class of every error maskgit raises on purpose."""
+
+
+class ConfigError(MaskGitError, ValueError):
+    """A configuration value, preset name or argument is invalid."""
+
+
+class CheckpointError(MaskGitError):
+    """A checkpoint cannot be read, or does not fit the model it is loaded into."""
+
+
+class InputError(MaskGitError, ValueError):
+    """An input tensor or file has the wrong shape, range or type for the model it is given to."""

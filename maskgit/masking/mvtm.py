@@ -1,0 +1,105 @@
+"""Masked visual token modeling (MVTM): the training-step math of stage 2.
+
+A batch of token ids is masked per sample (a ratio r ~ U(0, 1) through the schedule gamma), the
+transformer predicts every position, and the cross-entropy is taken over all tokens (seed 002's better
+variant, the default) or over masked tokens only (the MaskGIT paper).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from maskgit.errors import ConfigError
+from maskgit.masking.schedules import gamma
+
+LossOn = Literal["all", "masked"]
+
+
+@dataclass
+class MaskedBatch:
+    inputs: Tensor  # (B, N) int64: targets with masked positions set to mask_token_id
+    targets: Tensor  # (B, N) int64: the true token ids in [0, codebook_size)
+    token_mask: Tensor  # (B, N) bool: True where the token was masked
+
+
+def num_masked_tokens(ratios: Tensor, num_tokens: int, schedule: str) -> Tensor:
+    """ceil(gamma(r) * N), at least 1 and at most N. ratios: (B,) in [0, 1) -> (B,) int64."""
+    counts = torch.ceil(gamma(schedule, ratios.double()) * num_tokens).long()
+    return counts.clamp(1, num_tokens)
+
+
+def random_token_mask(num_masked: Tensor, num_tokens: int, generator: torch.Generator | None = None) -> Tensor:
+    """A (B, N) bool mask with exactly num_masked[b] True entries in row b, at uniformly random places.
+
+    Vectorised as in MAE's random_masking: rank positions by uniform noise and mask the lowest ranks.
+    """
+    batch = num_masked.shape[0]
+    device = num_masked.device
+    noise = torch.rand(batch, num_tokens, generator=generator, device=device)  # (B, N)
+    order = noise.argsort(dim=1)  # (B, N): positions, lowest noise first
+    masked_in_order = torch.arange(num_tokens, device=device)[None, :] < num_masked[:, None]  # (B, N)
+    return torch.zeros_like(masked_in_order).scatter(1, order, masked_in_order)
+
+
+def mask_tokens(
+    tokens: Tensor,
+    mask_token_id: int,
+    schedule: str = "cosine",
+    generator: torch.Generator | None = None,
+) -> MaskedBatch:
+    """Mask a batch of token ids for one MVTM training step.
+
+    Args:
+        tokens: (B, N) or (B, h, w) int64 token ids; flattened to (B, N).
+        mask_token_id: the id that replaces masked tokens (= codebook size).
+        schedule: a mask schedule name; each sample masks ceil(gamma(r) * N) tokens, r ~ U(0, 1).
+        generator: optional torch.Generator for the ratios and the positions.
+    """
+    targets = tokens.reshape(tokens.shape[0], -1)
+    batch, num_tokens = targets.shape
+    ratios = torch.rand(batch, generator=generator, device=targets.device)  # (B,) in [0, 1)
+    token_mask = random_token_mask(num_masked_tokens(ratios, num_tokens, schedule), num_tokens, generator)
+    inputs = targets.masked_fill(token_mask, mask_token_id)
+    return MaskedBatch(inputs=inputs, targets=targets, token_mask=token_mask)
+
+
+def mvtm_loss(
+    logits: Tensor,
+    targets: Tensor,
+    token_mask: Tensor,
+    loss_on: LossOn = "all",
+    label_smoothing: float = 0.0,
+) -> Tensor:
+    """Cross-entropy of the transformer's predictions against the true token ids.
+
+    Args:
+        logits: (B, N, C) with C = codebook_size or codebook_size + 1 (a mask-class column is allowed).
+        targets: (B, N) int64 true ids.
+        token_mask: (B, N) bool, True where masked.
+        loss_on: "all" averages over every token; "masked" over masked tokens only.
+        label_smoothing: as in torch.nn.functional.cross_entropy.
+    Returns:
+        The scalar mean loss (float32).
+    """
+    if loss_on not in ("all", "masked"):
+        raise ConfigError(f"loss_on must be 'all' or 'masked', got {loss_on!r}")
+    per_token = F.cross_entropy(
+        logits.float().flatten(0, 1), targets.flatten(), reduction="none", label_smoothing=label_smoothing
+    ).view_as(targets)  # (B, N)
+    if loss_on == "all":
+        return per_token.mean()
+    weights = token_mask.float()
+    return (per_token * weights).sum() / weights.sum().clamp_min(1.0)
+
+
+@torch.no_grad()
+def masked_token_accuracy(logits: Tensor, targets: Tensor, token_mask: Tensor, codebook_size: int) -> Tensor:
+    """Fraction of masked tokens whose most likely code (mask class excluded) is the true id."""
+    predicted = logits[..., :codebook_size].argmax(dim=-1)  # (B, N)
+    hits = (predicted == targets) & token_mask
+    return hits.sum().float() / token_mask.sum().clamp_min(1).float()

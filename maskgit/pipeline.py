@@ -1,0 +1,146 @@
+"""MaskGIT: a tokenizer and a transformer together, with inpainting and generation for batches."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from torch import Tensor, nn
+
+from maskgit.decoding.config import DecodeConfig
+from maskgit.decoding.parallel_decode import DecodeStep, Generators, decode_tokens
+from maskgit.decoding.token_mask import as_pixel_mask, composite, pixel_mask_to_token_mask
+from maskgit.errors import ConfigError, InputError
+from maskgit.tokenizer.config import TokenizerConfig
+from maskgit.tokenizer.vqgan import VQGAN
+from maskgit.transformer.config import TransformerConfig
+from maskgit.transformer.model import BidirectionalTransformer
+
+
+@dataclass
+class InpaintResult:
+    images: Tensor  # (B, C, H, W) in [-1, 1]: composited (known pixels from the input) unless composite=False
+    reconstruction: Tensor  # (B, C, H, W) in [-1, 1]: the decoder's whole image, as the seeds save it
+    tokens: Tensor  # (B, h, w) int64 decoded token ids
+    token_mask: Tensor  # (B, h, w) bool: the tokens that were unknown at the start
+    remaining_mask: Tensor  # (B, h, w) bool: still masked at the sweet spot (all False when S = T)
+    trace: list[DecodeStep] = field(default_factory=list)
+
+
+@dataclass
+class GenerateResult:
+    images: Tensor  # (B, C, H, W) in [-1, 1]
+    tokens: Tensor  # (B, h, w) int64
+    trace: list[DecodeStep] = field(default_factory=list)
+
+
+class MaskGIT(nn.Module):
+    """The pair of models, checked to fit each other (same codebook size, grid and token count)."""
+
+    def __init__(self, tokenizer: VQGAN, transformer: BidirectionalTransformer) -> None:
+        super().__init__()
+        t, b = tokenizer.config, transformer.config
+        if t.codebook_size != b.codebook_size or t.num_tokens != b.num_tokens:
+            raise ConfigError(
+                f"tokenizer ({t.codebook_size} codes, {t.num_tokens} tokens) and transformer "
+                f"({b.codebook_size} codes, {b.num_tokens} tokens) do not fit: build the transformer with "
+                "the tokenizer's codebook_size and num_tokens"
+            )
+        self.tokenizer = tokenizer
+        self.transformer = transformer
+
+    @classmethod
+    def from_configs(cls, tokenizer: TokenizerConfig, transformer: TransformerConfig) -> MaskGIT:
+        return cls(VQGAN(tokenizer), BidirectionalTransformer(transformer))
+
+    @classmethod
+    def from_preset(cls, name: str, transformer: str | None = None) -> MaskGIT:
+        """Randomly initialised models of the named presets (the transformer preset defaults to `name`)."""
+        return cls.from_configs(TokenizerConfig.preset(name), TransformerConfig.preset(transformer or name))
+
+    @classmethod
+    def load(cls, path: str | Path, device: str | torch.device = "cpu") -> MaskGIT:
+        """Load a checkpoint that holds both models (see maskgit.checkpoint)."""
+        from maskgit.checkpoint import load_checkpoint
+
+        loaded = load_checkpoint(path, device=device)
+        if loaded.tokenizer is None or loaded.transformer is None:
+            raise InputError(f"{path} holds only {', '.join(loaded.models)}: inpainting needs a tokenizer and a transformer")
+        return cls(loaded.tokenizer, loaded.transformer).eval()
+
+    def save(self, path: str | Path, dtype: torch.dtype | None = None) -> None:
+        from maskgit.checkpoint import save_checkpoint
+
+        save_checkpoint(path, tokenizer=self.tokenizer, transformer=self.transformer, dtype=dtype)
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.transformer.parameters()).device
+
+    @torch.no_grad()
+    def inpaint(
+        self,
+        images: Tensor,
+        pixel_mask: Tensor,
+        config: DecodeConfig = DecodeConfig(),
+        generator: Generators = None,
+        coverage_threshold: float = 0.0,
+        composite_known: bool = True,
+        return_trace: bool = False,
+        amp_dtype: torch.dtype | None = None,
+    ) -> InpaintResult:
+        """Fill the missing pixels of a batch of images.
+
+        The images are tokenized once; a token is unknown if its patch has missing pixels (beyond
+        `coverage_threshold`, see pixel_mask_to_token_mask); the unknown tokens are decoded iteratively
+        (decode_tokens) and the tokens decoded back to pixels.
+
+        Args:
+            images: (B, C, H, W) in [-1, 1] at the tokenizer's resolution; missing pixels may hold anything.
+            pixel_mask: (B, H, W) or (B, 1, H, W) bool, True where a pixel is missing.
+            config: decoding options (steps, sweet spot, schedule, temperature, confidence rule).
+            generator: a torch.Generator or one per image (see per_image_generators).
+            composite_known: take known pixels from `images` in the result (else the decoder's output).
+            return_trace: keep each step's mask, predictions and confidences.
+            amp_dtype: autocast dtype for the transformer, e.g. torch.bfloat16.
+        """
+        self.tokenizer.check_images(images)
+        mask = as_pixel_mask(pixel_mask, images).to(images.device)
+        grid = self.tokenizer.config.grid_size
+        tokens = self.tokenizer.encode(images).flatten(1)  # (B, N)
+        token_mask = pixel_mask_to_token_mask(mask, grid, coverage_threshold)  # (B, N)
+        result = decode_tokens(
+            self.transformer, tokens, token_mask, config, generator, return_trace=return_trace, amp_dtype=amp_dtype
+        )
+        shape = (images.shape[0], grid, grid)
+        decoded = self.tokenizer.decode(result.tokens.view(shape)).clamp(-1, 1)
+        return InpaintResult(
+            images=composite(decoded, images, mask) if composite_known else decoded,
+            reconstruction=decoded,
+            tokens=result.tokens.view(shape),
+            token_mask=token_mask.view(shape),
+            remaining_mask=result.token_mask.view(shape),
+            trace=result.trace,
+        )
+
+    @torch.no_grad()
+    def generate(
+        self,
+        num_images: int,
+        config: DecodeConfig = DecodeConfig(),
+        class_ids: Tensor | None = None,
+        generator: Generators = None,
+        return_trace: bool = False,
+        amp_dtype: torch.dtype | None = None,
+    ) -> GenerateResult:
+        """Sample images from scratch: every token starts masked. Class-conditional when class_ids is given."""
+        if num_images < 1:
+            raise InputError(f"num_images must be at least 1, got {num_images}")
+        n = self.transformer.config.num_tokens
+        tokens = torch.zeros(num_images, n, dtype=torch.int64, device=self.device)
+        token_mask = torch.ones(num_images, n, dtype=torch.bool, device=self.device)
+        result = decode_tokens(self.transformer, tokens, token_mask, config, generator, class_ids, return_trace, amp_dtype)
+        grid = self.tokenizer.config.grid_size
+        tokens = result.tokens.view(num_images, grid, grid)
+        return GenerateResult(images=self.tokenizer.decode(tokens).clamp(-1, 1), tokens=tokens, trace=result.trace)

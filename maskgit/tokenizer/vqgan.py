@@ -1,0 +1,152 @@
+"""VQGAN tokenizer: images in [-1, 1] <-> a grid of codebook token ids."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor, nn
+
+from maskgit.errors import InputError
+from maskgit.tokenizer.config import TokenizerConfig
+from maskgit.tokenizer.layers import Downsample, NonLocalBlock, ResidualBlock, Upsample, group_norm
+from maskgit.tokenizer.quantizer import VectorQuantizer
+
+
+@dataclass
+class VQGANOutput:
+    reconstruction: Tensor  # (B, C, H, W), roughly in [-1, 1]
+    tokens: Tensor  # (B, h, w) int64
+    quantizer_loss: Tensor  # scalar
+    perplexity: Tensor  # scalar
+
+
+def _output_head(channels: int, out_channels: int) -> list[nn.Module]:
+    return [group_norm(channels), nn.SiLU(), nn.Conv2d(channels, out_channels, 3, padding=1)]
+
+
+class Encoder(nn.Module):
+    """(B, C, H, W) image -> (B, latent_dim, h, w) continuous latents."""
+
+    def __init__(self, config: TokenizerConfig) -> None:
+        super().__init__()
+        channels = config.encoder_channels
+        layers: list[nn.Module] = [nn.Conv2d(config.image_channels, channels[0], 3, padding=1)]
+        resolution = config.resolution
+        for stage in range(len(channels) - 1):
+            c_in = channels[stage]
+            for _ in range(config.encoder_res_blocks):
+                layers.append(ResidualBlock(c_in, channels[stage + 1]))
+                c_in = channels[stage + 1]
+                if resolution in config.attn_resolutions:
+                    layers.append(NonLocalBlock(c_in))
+            if stage in config.downsample_after:
+                layers.append(Downsample(c_in))
+                resolution //= 2
+        c = channels[-1]
+        layers += [ResidualBlock(c, c), NonLocalBlock(c), ResidualBlock(c, c)]
+        layers += _output_head(c, config.latent_dim)
+        self.layers = nn.Sequential(*layers)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.layers(x)
+
+
+class Decoder(nn.Module):
+    """(B, latent_dim, h, w) quantized latents -> (B, C, H, W) image."""
+
+    def __init__(self, config: TokenizerConfig) -> None:
+        super().__init__()
+        channels = config.decoder_channels
+        c_in = channels[0]
+        layers: list[nn.Module] = [
+            nn.Conv2d(config.latent_dim, c_in, 3, padding=1),
+            ResidualBlock(c_in, c_in),
+            NonLocalBlock(c_in),
+            ResidualBlock(c_in, c_in),
+        ]
+        resolution = config.grid_size
+        for stage, c_out in enumerate(channels):
+            for _ in range(config.decoder_res_blocks):
+                layers.append(ResidualBlock(c_in, c_out))
+                c_in = c_out
+                if resolution in config.attn_resolutions:
+                    layers.append(NonLocalBlock(c_in))
+            if stage in config.upsample_after:
+                layers.append(Upsample(c_in))
+                resolution *= 2
+        layers += _output_head(c_in, config.image_channels)
+        self.layers = nn.Sequential(*layers)
+
+    def forward(self, z: Tensor) -> Tensor:
+        return self.layers(z)
+
+
+class VQGAN(nn.Module):
+    """Encoder -> 1x1 conv -> vector quantizer -> 1x1 conv -> decoder.
+
+    Images are (B, C, H, W) floats in [-1, 1] with C = image_channels and H = W = resolution;
+    tokens are (B, h, w) int64 ids in [0, codebook_size) with h = w = grid_size.
+    """
+
+    def __init__(self, config: TokenizerConfig) -> None:
+        super().__init__()
+        self.config = config
+        self.encoder = Encoder(config)
+        self.quant_conv = nn.Conv2d(config.latent_dim, config.latent_dim, 1)
+        self.quantizer = VectorQuantizer(
+            config.codebook_size, config.latent_dim, config.beta, config.codebook_ema, config.ema_decay
+        )
+        self.post_quant_conv = nn.Conv2d(config.latent_dim, config.latent_dim, 1)
+        self.decoder = Decoder(config)
+
+    def check_images(self, images: Tensor) -> None:
+        """Raise InputError unless `images` is (B, image_channels, resolution, resolution) floating point."""
+        c, r = self.config.image_channels, self.config.resolution
+        if images.dim() != 4 or images.shape[1:] != (c, r, r) or not images.is_floating_point():
+            raise InputError(
+                f"expected float images of shape (B, {c}, {r}, {r}) in [-1, 1], got {tuple(images.shape)} "
+                f"{images.dtype}: resize the images to {r}x{r} with {c} channel(s)"
+            )
+
+    def check_tokens(self, tokens: Tensor) -> None:
+        g, k = self.config.grid_size, self.config.codebook_size
+        if tokens.dim() != 3 or tokens.shape[1:] != (g, g) or tokens.dtype != torch.int64:
+            raise InputError(f"expected int64 tokens of shape (B, {g}, {g}), got {tuple(tokens.shape)} {tokens.dtype}")
+        if tokens.numel() and (int(tokens.min()) < 0 or int(tokens.max()) >= k):
+            raise InputError(f"token ids must lie in [0, {k}); got ids in [{int(tokens.min())}, {int(tokens.max())}]")
+
+    def encode_latents(self, images: Tensor) -> Tensor:
+        """(B, C, H, W) -> (B, latent_dim, h, w) latents before quantization."""
+        self.check_images(images)
+        return self.quant_conv(self.encoder(images))
+
+    def encode(self, images: Tensor) -> Tensor:
+        """(B, C, H, W) images in [-1, 1] -> (B, h, w) int64 token ids."""
+        latents = self.encode_latents(images)
+        b, d, h, w = latents.shape
+        flat = latents.permute(0, 2, 3, 1).reshape(-1, d)
+        return self.quantizer.nearest_codes(flat).view(b, h, w)
+
+    def codebook_lookup(self, tokens: Tensor) -> Tensor:
+        """(B, h, w) int64 ids -> (B, latent_dim, h, w) code vectors."""
+        self.check_tokens(tokens)
+        return self.quantizer.lookup(tokens)
+
+    def decode_latents(self, quantized: Tensor) -> Tensor:
+        """(B, latent_dim, h, w) code vectors -> (B, C, H, W) images."""
+        return self.decoder(self.post_quant_conv(quantized))
+
+    def decode(self, tokens: Tensor) -> Tensor:
+        """(B, h, w) int64 token ids -> (B, C, H, W) images, roughly in [-1, 1] (not clamped)."""
+        return self.decode_latents(self.codebook_lookup(tokens))
+
+    def forward(self, images: Tensor) -> VQGANOutput:
+        quant = self.quantizer(self.encode_latents(images))
+        return VQGANOutput(
+            reconstruction=self.decode_latents(quant.quantized),
+            tokens=quant.tokens,
+            quantizer_loss=quant.loss,
+            perplexity=quant.perplexity,
+        )
+

@@ -1,0 +1,111 @@
+"""The bidirectional transformer of MaskGIT: token ids (mask id allowed) -> logits over the codebook."""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from maskgit.errors import InputError
+from maskgit.transformer.attention import MultiHeadAttention
+from maskgit.transformer.config import TransformerConfig
+
+
+class MLP(nn.Sequential):
+    def __init__(self, dim: int, hidden: int, dropout: float) -> None:
+        super().__init__(nn.Linear(dim, hidden), nn.GELU(), nn.Linear(hidden, dim), nn.Dropout(dropout))
+
+
+class Block(nn.Module):
+    """Self-attention and MLP, each with a residual; LayerNorm before (pre) or after (post) the sum."""
+
+    def __init__(self, config: TransformerConfig) -> None:
+        super().__init__()
+        self.pre_norm = config.norm == "pre"
+        self.attention = MultiHeadAttention(config.dim, config.heads, config.attn_dropout)
+        self.dropout = nn.Dropout(config.dropout)
+        self.norm1 = nn.LayerNorm(config.dim, eps=config.layer_norm_eps)
+        self.norm2 = nn.LayerNorm(config.dim, eps=config.layer_norm_eps)
+        self.mlp = MLP(config.dim, config.mlp_hidden, config.dropout)
+
+    def forward(self, x: Tensor) -> Tensor:  # (B, L, D) -> (B, L, D)
+        if self.pre_norm:
+            x = x + self.dropout(self.attention(self.norm1(x)))
+            return x + self.mlp(self.norm2(x))
+        x = self.norm1(x + self.dropout(self.attention(x)))
+        return self.norm2(x + self.mlp(x))
+
+
+class BidirectionalTransformer(nn.Module):
+    """Embeds token ids, runs `depth` blocks with full (bidirectional) attention and predicts each token.
+
+    Logits are the token predictor's output times the token embedding transposed, plus a per-position
+    bias (the seeds' head), over `output_classes` classes.
+    """
+
+    def __init__(self, config: TransformerConfig) -> None:
+        super().__init__()
+        self.config = config
+        d = config.dim
+        self.token_embedding = nn.Embedding(config.codebook_size + 1, d)  # last row: the mask token
+        self.class_embedding = nn.Embedding(config.num_classes + 1, d) if config.num_classes else None
+        sequence = config.num_tokens + (1 if config.num_classes else 0)
+        self.position_embedding = nn.Parameter(torch.zeros(1, sequence, d))
+        post = config.norm == "post"
+        self.embed_norm = nn.LayerNorm(d, eps=config.layer_norm_eps) if post else nn.Identity()
+        self.embed_dropout = nn.Dropout(config.dropout)
+        self.blocks = nn.ModuleList(Block(config) for _ in range(config.depth))
+        self.final_norm = nn.Identity() if post else nn.LayerNorm(d, eps=config.layer_norm_eps)
+        self.token_predictor = nn.Sequential(nn.Linear(d, d), nn.GELU(), nn.LayerNorm(d, eps=config.layer_norm_eps))
+        self.output_bias = nn.Parameter(torch.zeros(config.num_tokens, config.output_classes))
+        self.apply(self._init_weights)
+        nn.init.trunc_normal_(self.position_embedding, std=0.02)
+
+    @staticmethod
+    def _init_weights(module: nn.Module) -> None:
+        if isinstance(module, (nn.Linear, nn.Embedding)):
+            nn.init.trunc_normal_(module.weight, std=0.02)
+        if isinstance(module, nn.Linear) and module.bias is not None:
+            nn.init.zeros_(module.bias)
+
+    def set_fused_attention(self, fused: bool) -> None:
+        """Switch every attention layer between the fused kernel and the explicit reference math."""
+        for block in self.blocks:
+            block.attention.fused = fused
+
+    def check_inputs(self, tokens: Tensor, class_ids: Tensor | None) -> None:
+        c = self.config
+        if tokens.dim() != 2 or tokens.shape[1] != c.num_tokens or tokens.dtype != torch.int64:
+            raise InputError(f"expected int64 tokens of shape (B, {c.num_tokens}), got {tuple(tokens.shape)} {tokens.dtype}")
+        if tokens.device.type == "meta":  # shape-only runs (the big presets are built on the meta device)
+            return
+        if tokens.numel() and (int(tokens.min()) < 0 or int(tokens.max()) > c.mask_token_id):
+            raise InputError(f"token ids must lie in [0, {c.mask_token_id}] (mask id {c.mask_token_id} included)")
+        if class_ids is not None:
+            if not c.num_classes:
+                raise InputError("class_ids given to a transformer built without classes (num_classes = 0)")
+            if class_ids.shape != (tokens.shape[0],) or int(class_ids.min()) < 0 or int(class_ids.max()) > c.num_classes:
+                raise InputError(f"class_ids must be shape ({tokens.shape[0]},) with ids in [0, {c.num_classes}]")
+
+    def forward(self, tokens: Tensor, class_ids: Tensor | None = None) -> Tensor:
+        """Predict every position.
+
+        Args:
+            tokens: (B, N) int64 ids in [0, codebook_size]; codebook_size is the mask token.
+            class_ids: (B,) int64 in [0, num_classes] for a class-conditional model (num_classes = null
+                class, the unconditional branch of classifier-free guidance); None means null class.
+        Returns:
+            (B, N, output_classes) logits.
+        """
+        self.check_inputs(tokens, class_ids)
+        x = self.token_embedding(tokens)  # (B, N, D)
+        if self.class_embedding is not None:
+            if class_ids is None:
+                class_ids = torch.full((tokens.shape[0],), self.config.null_class_id, device=tokens.device)
+            x = torch.cat([self.class_embedding(class_ids)[:, None, :], x], dim=1)  # (B, 1 + N, D)
+        x = self.embed_dropout(self.embed_norm(x + self.position_embedding))
+        for block in self.blocks:
+            x = block(x)
+        x = self.final_norm(x)[:, -self.config.num_tokens :]  # drop the class position: (B, N, D)
+        h = self.token_predictor(x)
+        weight = self.token_embedding.weight[: self.config.output_classes]  # (C, D)
+        return h @ weight.t() + self.output_bias  # (B, N, C)
