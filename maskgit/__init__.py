@@ -1,8 +1,8 @@
 """maskgit: masked generative image modeling (MaskGIT), centred on inpainting.
 
-    from maskgit import MaskGIT, DecodeConfig
-    model = MaskGIT.from_preset("tiny").eval()
-    result = model.inpaint(images, pixel_mask, DecodeConfig(total_steps=8, schedule="linear"))
+from maskgit import MaskGIT, DecodeConfig
+model = MaskGIT.from_preset("tiny").eval()
+result = model.inpaint(images, pixel_mask, DecodeConfig(total_steps=8, schedule="linear"))
 """
 
 from maskgit.checkpoint import LoadedCheckpoint, load_checkpoint, save_checkpoint

@@ -73,7 +73,9 @@ def save_checkpoint(
     dtype: store floating-point tensors in this dtype (e.g. torch.float16 to halve the file); loading
     casts them back to float32.
     """
-    models = {name: model for name, model in (("tokenizer", tokenizer), ("transformer", transformer)) if model is not None}
+    models = {
+        name: model for name, model in (("tokenizer", tokenizer), ("transformer", transformer)) if model is not None
+    }
     if not models:
         raise ConfigError("save_checkpoint needs a tokenizer, a transformer or both")
     tensors: dict[str, Tensor] = {}
@@ -100,13 +102,15 @@ def read_checkpoint(path: str | Path) -> tuple[dict[str, Any], dict[str, Tensor]
     try:
         with safe_open(str(path), framework="pt", device="cpu") as f:
             raw = (f.metadata() or {}).get(METADATA_KEY)
-            tensors = {key: f.get_tensor(key) for key in f.keys()}
+            tensors = {key: f.get_tensor(key) for key in f.keys()}  # noqa: SIM118 - safe_open is not iterable
     except (SafetensorError, OSError) as error:
         raise CheckpointError(
             f"{path} is not a readable safetensors file ({error}): it is corrupt or truncated; save or copy it again"
         ) from error
     if raw is None:
-        raise CheckpointError(f"{path} is a safetensors file but not a maskgit checkpoint (no '{METADATA_KEY}' metadata)")
+        raise CheckpointError(
+            f"{path} is a safetensors file but not a maskgit checkpoint (no '{METADATA_KEY}' metadata)"
+        )
     try:
         header = json.loads(raw)
         version = int(header["format_version"])

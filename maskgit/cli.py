@@ -32,7 +32,9 @@ def cmd_presets(args: argparse.Namespace) -> None:
         image = f"{c.image_channels}x{c.resolution}x{c.resolution}"
         print(f"{name:<10} {image:>10} {c.grid_size:>4}x{c.grid_size:<2} {c.codebook_size:>6} {size:>9}")
     print()
-    print(f"{'transformer':<12} {'norm':>5} {'dim':>5} {'depth':>5} {'heads':>5} {'tokens':>6} {'codes':>6} {'params':>9}")
+    print(
+        f"{'transformer':<12} {'norm':>5} {'dim':>5} {'depth':>5} {'heads':>5} {'tokens':>6} {'codes':>6} {'params':>9}"
+    )
     for name in TRANSFORMER_PRESETS:
         c = TransformerConfig.preset(name)
         with torch.device("meta"):

@@ -66,7 +66,9 @@ class MaskGIT(nn.Module):
 
         loaded = load_checkpoint(path, device=device)
         if loaded.tokenizer is None or loaded.transformer is None:
-            raise InputError(f"{path} holds only {', '.join(loaded.models)}: inpainting needs a tokenizer and a transformer")
+            raise InputError(
+                f"{path} holds only {', '.join(loaded.models)}: inpainting needs a tokenizer and a transformer"
+            )
         return cls(loaded.tokenizer, loaded.transformer).eval()
 
     def save(self, path: str | Path, dtype: torch.dtype | None = None) -> None:
@@ -140,7 +142,9 @@ class MaskGIT(nn.Module):
         n = self.transformer.config.num_tokens
         tokens = torch.zeros(num_images, n, dtype=torch.int64, device=self.device)
         token_mask = torch.ones(num_images, n, dtype=torch.bool, device=self.device)
-        result = decode_tokens(self.transformer, tokens, token_mask, config, generator, class_ids, return_trace, amp_dtype)
+        result = decode_tokens(
+            self.transformer, tokens, token_mask, config, generator, class_ids, return_trace, amp_dtype
+        )
         grid = self.tokenizer.config.grid_size
         tokens = result.tokens.view(num_images, grid, grid)
         return GenerateResult(images=self.tokenizer.decode(tokens).clamp(-1, 1), tokens=tokens, trace=result.trace)

@@ -43,7 +43,9 @@ class DecodeConfig:
         )
         check_schedule(self.schedule)
         require(self.choice_temperature >= 0, f"choice_temperature must be >= 0, got {self.choice_temperature}")
-        require(self.confidence in ("seed", "official"), f"confidence must be 'seed' or 'official', got {self.confidence!r}")
+        require(
+            self.confidence in ("seed", "official"), f"confidence must be 'seed' or 'official', got {self.confidence!r}"
+        )
 
     @property
     def steps_to_run(self) -> int:

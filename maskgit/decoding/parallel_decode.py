@@ -146,7 +146,8 @@ def decode_tokens(
     n_tokens = transformer.config.num_tokens
     if tokens.shape != token_mask.shape or tokens.dim() != 2 or tokens.shape[1] != n_tokens:
         raise InputError(
-            f"tokens and token_mask must both be (B, {n_tokens}); got {tuple(tokens.shape)} and {tuple(token_mask.shape)}"
+            f"tokens and token_mask must both be (B, {n_tokens}); "
+            f"got {tuple(tokens.shape)} and {tuple(token_mask.shape)}"
         )
     if not isinstance(generator, (torch.Generator, type(None))) and len(generator) != tokens.shape[0]:
         raise InputError(f"got {len(generator)} generators for a batch of {tokens.shape[0]} images: give one per image")
@@ -163,7 +164,9 @@ def decode_tokens(
         with autocast:
             logits = _logits(transformer, current, class_ids, config.cfg_scale)  # (B, N, K)
         temperature = config.choice_temperature * (1 - step / config.total_steps)
-        chosen, chosen_confidence = choose_tokens(logits[token_mask], temperature, config.confidence, masked_now, generator)
+        chosen, chosen_confidence = choose_tokens(
+            logits[token_mask], temperature, config.confidence, masked_now, generator
+        )
         predicted = current.masked_scatter(token_mask, chosen)  # (B, N), no mask id left
         confidence = torch.full(token_mask.shape, KNOWN_CONFIDENCE, device=tokens.device)
         confidence = confidence.masked_scatter(token_mask, chosen_confidence.float())

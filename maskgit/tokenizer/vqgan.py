@@ -149,4 +149,3 @@ class VQGAN(nn.Module):
             quantizer_loss=quant.loss,
             perplexity=quant.perplexity,
         )
-

@@ -29,7 +29,9 @@ class TransformerConfig:
     layer_norm_eps: float = 1e-12
     dropout: float = 0.1
     attn_dropout: float = 0.1
-    predict_mask_class: bool = True  # logits over codebook_size + 1 classes (the seeds' 1025); decoding ignores the last
+    predict_mask_class: bool = (
+        True  # logits over codebook_size + 1 classes (the seeds' 1025); decoding ignores the last
+    )
     num_classes: int = 0
 
     def __post_init__(self) -> None:
@@ -64,27 +66,56 @@ def lab() -> TransformerConfig:
 
 def base() -> TransformerConfig:
     """A pre-LN model at the seeds' token grid (16x16, 1024 codes) that trains more stably (39 M)."""
-    return TransformerConfig(dim=512, depth=12, heads=8, mlp_hidden=2048, norm="pre", layer_norm_eps=1e-6,
-                             predict_mask_class=False)
+    return TransformerConfig(
+        dim=512, depth=12, heads=8, mlp_hidden=2048, norm="pre", layer_norm_eps=1e-6, predict_mask_class=False
+    )
 
 
 def emoji() -> TransformerConfig:
     """Pre-LN, for the `emoji` tokenizer (16x16 tokens, 512 codes), sized for 2 CPU cores (3.6 M)."""
-    return TransformerConfig(codebook_size=512, num_tokens=256, dim=256, depth=4, heads=8, mlp_hidden=1024,
-                             norm="pre", layer_norm_eps=1e-6, predict_mask_class=False)
+    return TransformerConfig(
+        codebook_size=512,
+        num_tokens=256,
+        dim=256,
+        depth=4,
+        heads=8,
+        mlp_hidden=1024,
+        norm="pre",
+        layer_norm_eps=1e-6,
+        predict_mask_class=False,
+    )
 
 
 def grey32() -> TransformerConfig:
     """Pre-LN, for the `grey32` tokenizer (8x8 tokens, 256 codes), for 2 CPU cores."""
-    return TransformerConfig(codebook_size=256, num_tokens=64, dim=192, depth=4, heads=6, mlp_hidden=768,
-                             norm="pre", layer_norm_eps=1e-6, predict_mask_class=False)
+    return TransformerConfig(
+        codebook_size=256,
+        num_tokens=64,
+        dim=192,
+        depth=4,
+        heads=6,
+        mlp_hidden=768,
+        norm="pre",
+        layer_norm_eps=1e-6,
+        predict_mask_class=False,
+    )
 
 
 def tiny() -> TransformerConfig:
     """For tests, paired with the `tiny` tokenizer (4x4 tokens, 32 codes)."""
-    return TransformerConfig(codebook_size=32, num_tokens=16, dim=32, depth=2, heads=4, mlp_hidden=64,
-                             norm="pre", layer_norm_eps=1e-6, dropout=0.0, attn_dropout=0.0,
-                             predict_mask_class=False)
+    return TransformerConfig(
+        codebook_size=32,
+        num_tokens=16,
+        dim=32,
+        depth=2,
+        heads=4,
+        mlp_hidden=64,
+        norm="pre",
+        layer_norm_eps=1e-6,
+        dropout=0.0,
+        attn_dropout=0.0,
+        predict_mask_class=False,
+    )
 
 
 TRANSFORMER_PRESETS = {"lab": lab, "base": base, "emoji": emoji, "grey32": grey32, "tiny": tiny}

@@ -75,7 +75,9 @@ class BidirectionalTransformer(nn.Module):
     def check_inputs(self, tokens: Tensor, class_ids: Tensor | None) -> None:
         c = self.config
         if tokens.dim() != 2 or tokens.shape[1] != c.num_tokens or tokens.dtype != torch.int64:
-            raise InputError(f"expected int64 tokens of shape (B, {c.num_tokens}), got {tuple(tokens.shape)} {tokens.dtype}")
+            raise InputError(
+                f"expected int64 tokens of shape (B, {c.num_tokens}), got {tuple(tokens.shape)} {tokens.dtype}"
+            )
         if tokens.device.type == "meta":  # shape-only runs (the big presets are built on the meta device)
             return
         if tokens.numel() and (int(tokens.min()) < 0 or int(tokens.max()) > c.mask_token_id):
@@ -83,7 +85,11 @@ class BidirectionalTransformer(nn.Module):
         if class_ids is not None:
             if not c.num_classes:
                 raise InputError("class_ids given to a transformer built without classes (num_classes = 0)")
-            if class_ids.shape != (tokens.shape[0],) or int(class_ids.min()) < 0 or int(class_ids.max()) > c.num_classes:
+            if (
+                class_ids.shape != (tokens.shape[0],)
+                or int(class_ids.min()) < 0
+                or int(class_ids.max()) > c.num_classes
+            ):
                 raise InputError(f"class_ids must be shape ({tokens.shape[0]},) with ids in [0, {c.num_classes}]")
 
     def forward(self, tokens: Tensor, class_ids: Tensor | None = None) -> Tensor:
