@@ -7,6 +7,7 @@ from maskgit.decoding.parallel_decode import (
     DecodeStep,
     choose_tokens,
     decode_tokens,
+    guided_logits,
     masked_count_after_step,
     per_image_generators,
 )
@@ -20,6 +21,7 @@ __all__ = [
     "choose_tokens",
     "composite",
     "decode_tokens",
+    "guided_logits",
     "masked_count_after_step",
     "per_image_generators",
     "pixel_mask_to_token_mask",

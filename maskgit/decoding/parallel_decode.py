@@ -95,7 +95,7 @@ def choose_tokens(
     return chosen, confidence
 
 
-def _logits(
+def guided_logits(
     transformer: BidirectionalTransformer, inputs: Tensor, class_ids: Tensor | None, cfg_scale: float
 ) -> Tensor:
     """(B, N, K) float32 logits over the codebook (the mask class dropped), with guidance if asked."""
@@ -162,7 +162,7 @@ def decode_tokens(
     for step in range(config.steps_to_run):
         masked_now = token_mask.sum(dim=1)  # (B,)
         with autocast:
-            logits = _logits(transformer, current, class_ids, config.cfg_scale)  # (B, N, K)
+            logits = guided_logits(transformer, current, class_ids, config.cfg_scale)  # (B, N, K)
         temperature = config.choice_temperature * (1 - step / config.total_steps)
         chosen, chosen_confidence = choose_tokens(
             logits[token_mask], temperature, config.confidence, masked_now, generator

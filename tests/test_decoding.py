@@ -1,0 +1,216 @@
+import math
+
+import pytest
+import torch
+
+from maskgit import ConfigError, DecodeConfig, InputError, MaskGIT, decode_tokens, gamma, per_image_generators
+from maskgit.decoding import KNOWN_CONFIDENCE, guided_logits, pixel_mask_to_token_mask
+
+MASK_ID = 32  # tiny preset: 32 codes, so the mask token id is 32
+
+
+def random_problem(batch=4, seed=0):
+    """Token ids and token masks with a different number of unknown tokens per image (0 included)."""
+    g = torch.Generator().manual_seed(seed)
+    tokens = torch.randint(0, 32, (batch, 16), generator=g)
+    token_mask = torch.zeros(batch, 16, dtype=torch.bool)
+    for b, count in enumerate([16, 9, 1, 0, 5, 12][:batch]):
+        token_mask[b, torch.randperm(16, generator=g)[:count]] = True
+    return tokens, token_mask
+
+
+@pytest.mark.parametrize("rule", ["seed", "official"])
+def test_known_tokens_keep_their_ids_and_no_mask_id_is_produced(tiny_model, rule):
+    tokens, token_mask = random_problem()
+    result = decode_tokens(tiny_model.transformer, tokens, token_mask, DecodeConfig(total_steps=5, confidence=rule))
+    assert torch.equal(result.tokens[~token_mask], tokens[~token_mask])
+    assert int(result.tokens.max()) < MASK_ID and int(result.tokens.min()) >= 0
+    assert not result.token_mask.any()
+
+
+def test_the_cosine_schedule_over_four_steps_on_sixteen_unknown_tokens():
+    # floor(16 * cos(pi/2 * t/4)) for t = 1, 2, 3, then 0: 14, 11, 6, 0 tokens stay masked
+    model = MaskGIT.from_preset("tiny").eval()
+    tokens, token_mask = torch.zeros(1, 16, dtype=torch.int64), torch.ones(1, 16, dtype=torch.bool)
+    result = decode_tokens(model.transformer, tokens, token_mask, DecodeConfig(total_steps=4), return_trace=True)
+    assert [int(step.token_mask.sum()) for step in result.trace] == [14, 11, 6, 0]
+
+
+@pytest.mark.parametrize("schedule", ["cosine", "linear", "square", "cubic", "sqrt", "log", "exp"])
+@pytest.mark.parametrize("total_steps", [1, 3, 8, 20])
+def test_masked_count_after_each_step_follows_the_schedule(tiny_model, schedule, total_steps):
+    tokens, token_mask = random_problem(batch=6)
+    config = DecodeConfig(total_steps=total_steps, schedule=schedule)
+    result = decode_tokens(tiny_model.transformer, tokens, token_mask, config, return_trace=True)
+    initial = token_mask.sum(1).tolist()
+    before = list(initial)
+    assert len(result.trace) == total_steps
+    for t, step in enumerate(result.trace):
+        for b, n0 in enumerate(initial):
+            scheduled = math.floor(gamma(schedule, (t + 1) / total_steps) * n0) if t < total_steps - 1 else 0
+            expected = max(0, min(scheduled, before[b] - 1))  # at least one unmasked per step while any remain
+            assert int(step.token_mask[b].sum()) == expected, (t, b)
+            before[b] = expected
+        # still-masked tokens were masked before this step: known and decoded tokens are never re-masked
+        assert not (step.token_mask & ~token_mask).any()
+        assert (
+            torch.isinf(step.confidence[~token_mask]).all() and step.confidence[~token_mask].min() == KNOWN_CONFIDENCE
+        )
+
+
+def test_the_tokens_kept_masked_are_the_least_confident(tiny_model):
+    tokens, token_mask = random_problem(batch=1)
+    result = decode_tokens(tiny_model.transformer, tokens, token_mask, DecodeConfig(total_steps=4), return_trace=True)
+    step = result.trace[0]
+    kept = step.confidence[step.token_mask]
+    unmasked_now = step.confidence[token_mask & ~step.token_mask]
+    assert kept.max() <= unmasked_now.min()
+
+
+@pytest.mark.parametrize("rule", ["seed", "official"])
+def test_a_batch_decodes_exactly_as_its_images_one_at_a_time(tiny_model, rule):
+    tokens, token_mask = random_problem(batch=5)
+    config = DecodeConfig(total_steps=6, schedule="linear", confidence=rule)
+    seeds = [11, 12, 13, 14, 15]
+    batch = decode_tokens(tiny_model.transformer, tokens, token_mask, config, per_image_generators(seeds))
+    for b, seed in enumerate(seeds):
+        single = decode_tokens(
+            tiny_model.transformer, tokens[b : b + 1], token_mask[b : b + 1], config, per_image_generators([seed])
+        )
+        assert torch.equal(single.tokens[0], batch.tokens[b]), b
+
+
+def test_same_generator_seed_gives_the_same_result_and_another_seed_differs(tiny_model):
+    tokens, token_mask = torch.zeros(2, 16, dtype=torch.int64), torch.ones(2, 16, dtype=torch.bool)
+    config = DecodeConfig(total_steps=4)
+
+    def run(seed):
+        generator = torch.Generator().manual_seed(seed)
+        return decode_tokens(tiny_model.transformer, tokens, token_mask, config, generator).tokens
+
+    assert torch.equal(run(0), run(0))
+    assert not torch.equal(run(0), run(1))
+
+
+def test_sweet_spot_stops_early_and_returns_the_last_prediction_where_still_masked(tiny_model):
+    tokens, token_mask = torch.zeros(1, 16, dtype=torch.int64), torch.ones(1, 16, dtype=torch.bool)
+    config = DecodeConfig(total_steps=8, sweet_spot=2, schedule="linear")
+    result = decode_tokens(tiny_model.transformer, tokens, token_mask, config, return_trace=True)
+    assert len(result.trace) == 2
+    assert int(result.token_mask.sum()) == math.floor((1 - 2 / 8) * 16)  # 12 still masked
+    assert torch.equal(result.token_mask, result.trace[-1].token_mask)
+    assert torch.equal(result.tokens, result.trace[-1].predicted)  # every position holds a real code id
+    assert int(result.tokens.max()) < MASK_ID
+
+
+def test_sweet_spot_equal_to_total_steps_decodes_everything(tiny_model):
+    tokens, token_mask = random_problem()
+    config = DecodeConfig(total_steps=5, sweet_spot=5)
+    assert not decode_tokens(tiny_model.transformer, tokens, token_mask, config).token_mask.any()
+
+
+def test_decode_options_are_validated():
+    with pytest.raises(ConfigError, match="sweet_spot"):
+        DecodeConfig(total_steps=8, sweet_spot=9)
+    with pytest.raises(ConfigError, match="unknown mask schedule"):
+        DecodeConfig(schedule="zigzag")
+    with pytest.raises(ConfigError, match="total_steps"):
+        DecodeConfig(total_steps=0)
+
+
+def test_a_token_is_unknown_if_any_pixel_of_its_patch_is_missing():
+    pixel_mask = torch.zeros(1, 16, 16, dtype=torch.bool)
+    pixel_mask[0, 0, 0] = True  # one pixel in patch (0, 0)
+    pixel_mask[0, 8:12, 12:16] = True  # a whole patch (2, 3)
+    token_mask = pixel_mask_to_token_mask(pixel_mask, grid_size=4)
+    assert token_mask.shape == (1, 16)
+    assert token_mask[0].nonzero().flatten().tolist() == [0, 2 * 4 + 3]
+    # with a coverage threshold, the single pixel (1/16 of its patch) no longer counts
+    assert pixel_mask_to_token_mask(pixel_mask, 4, coverage_threshold=0.5)[0].nonzero().flatten().tolist() == [11]
+
+
+def test_inpaint_keeps_known_pixels_and_reports_the_masks(tiny_model, images):
+    pixel_mask = torch.zeros(4, 16, 16, dtype=torch.bool)
+    pixel_mask[:, 2:9, 3:11] = True
+    pixel_mask[3] = False  # an image with nothing to fill
+    result = tiny_model.inpaint(images, pixel_mask, DecodeConfig(total_steps=4), return_trace=True)
+    assert result.images.shape == images.shape
+    keep = ~pixel_mask[:, None].expand_as(images)
+    assert torch.equal(result.images[keep], images[keep])  # composited: known pixels are the input's
+    missing = ~keep
+    assert torch.equal(result.images[missing], result.reconstruction[missing])
+    assert result.token_mask.shape == (4, 4, 4) and result.token_mask[3].sum() == 0
+    assert result.token_mask[0].sum() == 9  # rows 2-8 touch token rows 0-2, cols 3-10 touch token cols 0-2
+    assert not result.remaining_mask.any() and len(result.trace) == 4
+    assert result.reconstruction.min() >= -1 and result.reconstruction.max() <= 1
+    raw = tiny_model.inpaint(images, pixel_mask, DecodeConfig(total_steps=4), composite_known=False)
+    assert torch.equal(raw.images, raw.reconstruction)
+
+
+def test_inpaint_tokenizes_once_not_at_every_step(tiny_model, images, monkeypatch):
+    calls = []
+    encode = tiny_model.tokenizer.encode
+    monkeypatch.setattr(tiny_model.tokenizer, "encode", lambda x: calls.append(1) or encode(x))
+    tiny_model.inpaint(images, torch.ones(4, 16, 16, dtype=torch.bool), DecodeConfig(total_steps=6))
+    assert len(calls) == 1
+
+
+def test_a_mask_that_does_not_match_its_images_is_an_input_error(tiny_model, images):
+    with pytest.raises(InputError, match="does not match images"):
+        tiny_model.inpaint(images, torch.zeros(4, 8, 8, dtype=torch.bool))
+    with pytest.raises(InputError, match="one per image"):
+        decode_tokens(tiny_model.transformer, *random_problem(batch=2), generator=per_image_generators([1, 2, 3]))
+
+
+def test_bf16_autocast_decoding_gives_valid_tokens(tiny_model, images):
+    pixel_mask = torch.ones(4, 16, 16, dtype=torch.bool)
+    result = tiny_model.inpaint(images, pixel_mask, DecodeConfig(total_steps=3), amp_dtype=torch.bfloat16)
+    assert result.tokens.dtype == torch.int64 and int(result.tokens.max()) < MASK_ID
+
+
+class ClassFavouringTransformer(torch.nn.Module):
+    """A stand-in transformer whose logits favour code 7 * class_id + 3 everywhere (none for the null class)."""
+
+    def __init__(self):
+        super().__init__()
+        from maskgit import TransformerConfig
+
+        self.config = TransformerConfig(**{**TransformerConfig.preset("tiny").__dict__, "num_classes": 2})
+        self.anchor = torch.nn.Parameter(torch.zeros(()))  # gives the module a device
+
+    def forward(self, tokens, class_ids=None):
+        logits = torch.zeros(tokens.shape[0], 16, 32)
+        if class_ids is not None:
+            for b, c in enumerate(class_ids.tolist()):
+                if c != self.config.null_class_id:
+                    logits[b, :, 7 * c + 3] = 10.0
+        return logits
+
+
+def test_guidance_mixes_conditional_and_unconditional_logits():
+    model = ClassFavouringTransformer()
+    inputs = torch.full((2, 16), MASK_ID)
+    classes = torch.tensor([0, 1])
+    conditional, unconditional = model(inputs, classes), model(inputs)
+    assert torch.equal(guided_logits(model, inputs, classes, 1.0), conditional)
+    assert torch.equal(guided_logits(model, inputs, classes, 3.0), unconditional + 3.0 * (conditional - unconditional))
+
+
+def test_generate_samples_whole_images_of_the_asked_class():
+    from maskgit import VQGAN, TokenizerConfig
+
+    model = MaskGIT(VQGAN(TokenizerConfig.preset("tiny")), ClassFavouringTransformer()).eval()
+    config = DecodeConfig(total_steps=4, confidence="official", choice_temperature=0.0, cfg_scale=2.0)
+    out = model.generate(2, config, class_ids=torch.tensor([0, 1]), generator=torch.Generator().manual_seed(0))
+    assert out.images.shape == (2, 3, 16, 16) and out.tokens.shape == (2, 4, 4)
+    assert out.images.min() >= -1 and out.images.max() <= 1
+    assert (out.tokens[0] == 3).all() and (out.tokens[1] == 10).all()
+    unconditional = model.generate(2, config, generator=torch.Generator().manual_seed(0))
+    assert len(unconditional.tokens.unique()) > 2  # no class, no favourite: the samples spread out
+
+
+def test_a_tokenizer_and_transformer_that_do_not_fit_are_refused():
+    from maskgit import TokenizerConfig, TransformerConfig
+
+    with pytest.raises(ConfigError, match="do not fit"):
+        MaskGIT.from_configs(TokenizerConfig.preset("tiny"), TransformerConfig.preset("grey32"))

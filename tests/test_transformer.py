@@ -1,0 +1,73 @@
+import pytest
+import torch
+
+from maskgit import BidirectionalTransformer, InputError, TransformerConfig
+from maskgit.transformer import TRANSFORMER_PRESETS, MultiHeadAttention
+
+
+@pytest.mark.parametrize("name", list(TRANSFORMER_PRESETS))
+def test_every_preset_predicts_every_position(name):
+    config = TransformerConfig.preset(name)
+    big = name in ("lab", "base")
+    device = torch.device("meta") if big else torch.device("cpu")
+    with device:
+        model = BidirectionalTransformer(config)
+        tokens = torch.zeros(2, config.num_tokens, dtype=torch.int64)
+    tokens[:, ::2] = config.mask_token_id
+    logits = model(tokens)
+    assert logits.shape == (2, config.num_tokens, config.output_classes)
+
+
+def test_lab_preset_is_the_seeds_transformer():
+    config = TransformerConfig.preset("lab")
+    assert (config.dim, config.depth, config.heads, config.mlp_hidden) == (768, 15, 16, 1536)
+    assert config.norm == "post" and config.layer_norm_eps == 1e-12 and config.dropout == 0.1
+    assert config.output_classes == 1025 and config.mask_token_id == 1024
+
+
+def test_fused_attention_matches_the_explicit_math():
+    torch.manual_seed(0)
+    attention = MultiHeadAttention(dim=64, heads=8).eval()
+    x = torch.randn(3, 17, 64)
+    fused = attention(x)
+    attention.fused = False
+    explicit = attention(x)
+    assert (fused - explicit).abs().max().item() <= 1e-5
+
+
+@pytest.mark.parametrize("norm", ["pre", "post"])
+def test_whole_model_gives_the_same_logits_on_either_attention_path(norm):
+    config = TransformerConfig.preset("tiny")
+    model = BidirectionalTransformer(TransformerConfig(**{**config.__dict__, "norm": norm})).eval()
+    tokens = torch.randint(0, config.codebook_size + 1, (4, config.num_tokens))
+    fused = model(tokens)
+    model.set_fused_attention(False)
+    assert (fused - model(tokens)).abs().max().item() <= 1e-5
+
+
+def test_attention_is_bidirectional():
+    model = BidirectionalTransformer(TransformerConfig.preset("tiny")).eval()
+    tokens = torch.zeros(1, 16, dtype=torch.int64)
+    changed = tokens.clone()
+    changed[0, -1] = 5  # the last token changes the prediction at the first position
+    assert not torch.allclose(model(tokens)[0, 0], model(changed)[0, 0])
+
+
+def test_class_conditioning_has_a_null_class_and_changes_the_prediction():
+    config = TransformerConfig(**{**TransformerConfig.preset("tiny").__dict__, "num_classes": 3})
+    model = BidirectionalTransformer(config).eval()
+    tokens = torch.full((2, 16), config.mask_token_id)
+    assert config.null_class_id == 3
+    unconditional = model(tokens)
+    assert torch.equal(unconditional, model(tokens, torch.tensor([3, 3])))  # None means the null class
+    assert not torch.allclose(unconditional, model(tokens, torch.tensor([0, 1])))
+
+
+def test_bad_tokens_are_input_errors():
+    model = BidirectionalTransformer(TransformerConfig.preset("tiny"))
+    with pytest.raises(InputError, match=r"\(B, 16\)"):
+        model(torch.zeros(1, 15, dtype=torch.int64))
+    with pytest.raises(InputError, match=r"\[0, 32\]"):
+        model(torch.full((1, 16), 33))
+    with pytest.raises(InputError, match="without classes"):
+        model(torch.zeros(1, 16, dtype=torch.int64), torch.tensor([0]))
