@@ -136,7 +136,7 @@ def load_state(module: nn.Module, tensors: Mapping[str, Tensor], source: str) ->
         if unexpected:
             parts.append(f"unexpected {', '.join(unexpected[:5])}{' ...' if len(unexpected) > 5 else ''}")
         raise CheckpointError(f"{source}: the weights do not fit the model ({'; '.join(parts)})")
-    for key, value in tensors.items():
+    for key, value in sorted(tensors.items()):
         if value.shape != expected[key].shape:
             raise CheckpointError(
                 f"{source}: tensor {key} has shape {tuple(value.shape)} in the file but the model expects "
