@@ -13,17 +13,13 @@ import argparse
 import json
 import platform
 import resource
-import sys
 import time
-from pathlib import Path
 
 import torch
+from seed_loop import seed_inpaint_one  # benchmarks/ is on sys.path when this file runs as a script
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from seed_loop import seed_inpaint_one  # noqa: E402
-
-from maskgit import DecodeConfig, MaskGIT  # noqa: E402
-from maskgit.decoding import pixel_mask_to_token_mask  # noqa: E402
+from maskgit import DecodeConfig, MaskGIT
+from maskgit.decoding import pixel_mask_to_token_mask
 
 
 def peak_rss_mb() -> float:
