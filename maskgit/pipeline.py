@@ -8,6 +8,7 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
+from maskgit.batching import default_micro_batch, in_micro_batches
 from maskgit.decoding.config import DecodeConfig
 from maskgit.decoding.parallel_decode import DecodeStep, Generators, decode_tokens
 from maskgit.decoding.token_mask import as_pixel_mask, composite, pixel_mask_to_token_mask
@@ -91,6 +92,7 @@ class MaskGIT(nn.Module):
         composite_known: bool = True,
         return_trace: bool = False,
         amp_dtype: torch.dtype | None = None,
+        micro_batch: int | None = None,
     ) -> InpaintResult:
         """Fill the missing pixels of a batch of images.
 
@@ -106,17 +108,19 @@ class MaskGIT(nn.Module):
             composite_known: take known pixels from `images` in the result (else the decoder's output).
             return_trace: keep each step's mask, predictions and confidences.
             amp_dtype: autocast dtype for the transformer, e.g. torch.bfloat16.
+            micro_batch: images per forward pass (None: the device's default, see maskgit.batching).
         """
         self.tokenizer.check_images(images)
         mask = as_pixel_mask(pixel_mask, images).to(images.device)
         grid = self.tokenizer.config.grid_size
-        tokens = self.tokenizer.encode(images).flatten(1)  # (B, N)
+        micro_batch = micro_batch or default_micro_batch(images.device)
+        tokens = in_micro_batches(self.tokenizer.encode, images, size=micro_batch).flatten(1)  # (B, N)
         token_mask = pixel_mask_to_token_mask(mask, grid, coverage_threshold)  # (B, N)
         result = decode_tokens(
-            self.transformer, tokens, token_mask, config, generator, return_trace=return_trace, amp_dtype=amp_dtype
+            self.transformer, tokens, token_mask, config, generator, None, return_trace, amp_dtype, micro_batch
         )
         shape = (images.shape[0], grid, grid)
-        decoded = self.tokenizer.decode(result.tokens.view(shape)).clamp(-1, 1)
+        decoded = self.decode_tokens_to_images(result.tokens.view(shape), micro_batch)
         return InpaintResult(
             images=composite(decoded, images, mask) if composite_known else decoded,
             reconstruction=decoded,
@@ -135,6 +139,7 @@ class MaskGIT(nn.Module):
         generator: Generators = None,
         return_trace: bool = False,
         amp_dtype: torch.dtype | None = None,
+        micro_batch: int | None = None,
     ) -> GenerateResult:
         """Sample images from scratch: every token starts masked. Class-conditional when class_ids is given."""
         if num_images < 1:
@@ -142,9 +147,16 @@ class MaskGIT(nn.Module):
         n = self.transformer.config.num_tokens
         tokens = torch.zeros(num_images, n, dtype=torch.int64, device=self.device)
         token_mask = torch.ones(num_images, n, dtype=torch.bool, device=self.device)
+        micro_batch = micro_batch or default_micro_batch(self.device)
         result = decode_tokens(
-            self.transformer, tokens, token_mask, config, generator, class_ids, return_trace, amp_dtype
+            self.transformer, tokens, token_mask, config, generator, class_ids, return_trace, amp_dtype, micro_batch
         )
         grid = self.tokenizer.config.grid_size
         tokens = result.tokens.view(num_images, grid, grid)
-        return GenerateResult(images=self.tokenizer.decode(tokens).clamp(-1, 1), tokens=tokens, trace=result.trace)
+        images = self.decode_tokens_to_images(tokens, micro_batch)
+        return GenerateResult(images=images, tokens=tokens, trace=result.trace)
+
+    def decode_tokens_to_images(self, tokens: Tensor, micro_batch: int | None = None) -> Tensor:
+        """(B, h, w) token ids -> (B, C, H, W) images clamped to [-1, 1], in micro-batches."""
+        size = micro_batch or default_micro_batch(tokens.device)
+        return in_micro_batches(self.tokenizer.decode, tokens, size=size).clamp(-1, 1)

@@ -214,3 +214,17 @@ def test_a_tokenizer_and_transformer_that_do_not_fit_are_refused():
 
     with pytest.raises(ConfigError, match="do not fit"):
         MaskGIT.from_configs(TokenizerConfig.preset("tiny"), TransformerConfig.preset("grey32"))
+
+
+def test_micro_batching_does_not_change_the_result(tiny_model, images):
+    pixel_mask = torch.zeros(4, 16, 16, dtype=torch.bool)
+    pixel_mask[:, 5:, :7] = True
+    config = DecodeConfig(total_steps=5)
+
+    def run(micro_batch):
+        generators = per_image_generators([3, 4, 5, 6])
+        return tiny_model.inpaint(images, pixel_mask, config, generators, micro_batch=micro_batch)
+
+    whole, ones, threes = run(100), run(1), run(3)
+    assert torch.equal(whole.tokens, ones.tokens) and torch.equal(whole.tokens, threes.tokens)
+    assert torch.allclose(whole.images, ones.images, atol=1e-5)

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import Tensor
 
+from maskgit.batching import default_micro_batch, in_micro_batches
 from maskgit.decoding.config import DecodeConfig
 from maskgit.errors import InputError
 from maskgit.masking.schedules import gamma
@@ -102,9 +103,8 @@ def guided_logits(
     k = transformer.config.codebook_size
     if class_ids is None or cfg_scale == 1.0:
         return transformer(inputs, class_ids)[..., :k].float()
-    null = torch.full_like(class_ids, transformer.config.null_class_id)
-    both = transformer(torch.cat([inputs, inputs]), torch.cat([class_ids, null]))[..., :k].float()
-    conditional, unconditional = both.chunk(2)
+    conditional = transformer(inputs, class_ids)[..., :k].float()
+    unconditional = transformer(inputs, torch.full_like(class_ids, transformer.config.null_class_id))[..., :k].float()
     return unconditional + cfg_scale * (conditional - unconditional)
 
 
@@ -126,6 +126,7 @@ def decode_tokens(
     class_ids: Tensor | None = None,
     return_trace: bool = False,
     amp_dtype: torch.dtype | None = None,
+    micro_batch: int | None = None,
 ) -> DecodeResult:
     """Fill the masked tokens of a batch by iterative parallel decoding.
 
@@ -139,6 +140,8 @@ def decode_tokens(
         class_ids: (B,) class ids for a class-conditional transformer, else None.
         return_trace: also return a DecodeStep per step.
         amp_dtype: run the transformer under torch.autocast with this dtype (e.g. torch.bfloat16).
+        micro_batch: images per transformer pass; None picks the device's default (8 on a CPU, all on a
+            GPU: maskgit.batching.default_micro_batch). The result does not depend on it.
     Returns:
         DecodeResult. Positions still masked after the sweet spot hold the prediction of the last step
         run, so the tokens always decode to a full image; `token_mask` says which they are.
@@ -158,11 +161,16 @@ def decode_tokens(
     predicted = current.clone()
     autocast = torch.autocast(tokens.device.type, dtype=amp_dtype) if amp_dtype is not None else nullcontext()
     positions = torch.arange(n_tokens, device=tokens.device)
+    micro_batch = micro_batch or default_micro_batch(tokens.device)
+
+    def predict(inputs: Tensor, classes: Tensor | None) -> Tensor:
+        return guided_logits(transformer, inputs, classes, config.cfg_scale)
+
     trace: list[DecodeStep] = []
     for step in range(config.steps_to_run):
         masked_now = token_mask.sum(dim=1)  # (B,)
         with autocast:
-            logits = guided_logits(transformer, current, class_ids, config.cfg_scale)  # (B, N, K)
+            logits = in_micro_batches(predict, current, class_ids, size=micro_batch)  # (B, N, K)
         temperature = config.choice_temperature * (1 - step / config.total_steps)
         chosen, chosen_confidence = choose_tokens(
             logits[token_mask], temperature, config.confidence, masked_now, generator
