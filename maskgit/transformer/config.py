@@ -21,17 +21,15 @@ class TransformerConfig:
 
     codebook_size: int = 1024
     num_tokens: int = 256  # sequence length: the tokenizer's grid_size ** 2
-    dim: int = 768
-    depth: int = 15
-    heads: int = 16
-    mlp_hidden: int = 1536
-    norm: Norm = "post"  # "post": x = LN(x + f(x)) as in the seeds; "pre": x = x + f(LN(x))
-    layer_norm_eps: float = 1e-12
+    dim: int = 512
+    depth: int = 12
+    heads: int = 8
+    mlp_hidden: int = 2048
+    norm: Norm = "pre"  # "pre": x = x + f(LN(x)), trains more stably; "post": x = LN(x + f(x)) as in the seeds
+    layer_norm_eps: float = 1e-6
     dropout: float = 0.1
     attn_dropout: float = 0.1
-    predict_mask_class: bool = (
-        True  # logits over codebook_size + 1 classes (the seeds' 1025); decoding ignores the last
-    )
+    predict_mask_class: bool = False  # True: logits over codebook_size + 1 classes (the seeds' 1025)
     num_classes: int = 0
 
     def __post_init__(self) -> None:
@@ -61,60 +59,30 @@ class TransformerConfig:
 
 def lab() -> TransformerConfig:
     """The seeds' transformer: post-LN, dim 768, 15 layers, 16 heads, 1025 output classes (73 M parameters)."""
-    return TransformerConfig()
+    return TransformerConfig(
+        dim=768, depth=15, heads=16, mlp_hidden=1536, norm="post", layer_norm_eps=1e-12, predict_mask_class=True
+    )
 
 
 def base() -> TransformerConfig:
-    """A pre-LN model at the seeds' token grid (16x16, 1024 codes) that trains more stably (39 M)."""
-    return TransformerConfig(
-        dim=512, depth=12, heads=8, mlp_hidden=2048, norm="pre", layer_norm_eps=1e-6, predict_mask_class=False
-    )
+    """The pre-LN default at the seeds' token grid (16x16 tokens, 1024 codes), for a GPU (39 M)."""
+    return TransformerConfig()
 
 
 def emoji() -> TransformerConfig:
-    """Pre-LN, for the `emoji` tokenizer (16x16 tokens, 512 codes), sized for 2 CPU cores (3.6 M)."""
-    return TransformerConfig(
-        codebook_size=512,
-        num_tokens=256,
-        dim=256,
-        depth=4,
-        heads=8,
-        mlp_hidden=1024,
-        norm="pre",
-        layer_norm_eps=1e-6,
-        predict_mask_class=False,
-    )
+    """For the `emoji` tokenizer (16x16 tokens, 512 codes), sized for 2 CPU cores (3.6 M)."""
+    return TransformerConfig(codebook_size=512, dim=256, depth=4, mlp_hidden=1024)
 
 
 def grey32() -> TransformerConfig:
-    """Pre-LN, for the `grey32` tokenizer (8x8 tokens, 256 codes), for 2 CPU cores."""
-    return TransformerConfig(
-        codebook_size=256,
-        num_tokens=64,
-        dim=192,
-        depth=4,
-        heads=6,
-        mlp_hidden=768,
-        norm="pre",
-        layer_norm_eps=1e-6,
-        predict_mask_class=False,
-    )
+    """For the `grey32` tokenizer (8x8 tokens, 256 codes), for 2 CPU cores (1.9 M)."""
+    return TransformerConfig(codebook_size=256, num_tokens=64, dim=192, depth=4, heads=6, mlp_hidden=768)
 
 
 def tiny() -> TransformerConfig:
-    """For tests, paired with the `tiny` tokenizer (4x4 tokens, 32 codes)."""
+    """For tests, paired with the `tiny` tokenizer (4x4 tokens, 32 codes); no dropout."""
     return TransformerConfig(
-        codebook_size=32,
-        num_tokens=16,
-        dim=32,
-        depth=2,
-        heads=4,
-        mlp_hidden=64,
-        norm="pre",
-        layer_norm_eps=1e-6,
-        dropout=0.0,
-        attn_dropout=0.0,
-        predict_mask_class=False,
+        codebook_size=32, num_tokens=16, dim=32, depth=2, heads=4, mlp_hidden=64, dropout=0.0, attn_dropout=0.0
     )
 
 
