@@ -12,7 +12,6 @@ crash mid-save never leaves a half-written checkpoint.
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +24,7 @@ from torch import Tensor, nn
 
 from maskgit.config import config_from_dict, config_to_dict
 from maskgit.errors import CheckpointError, ConfigError
+from maskgit.fileio import atomic_write
 from maskgit.tokenizer.config import TokenizerConfig
 from maskgit.tokenizer.vqgan import VQGAN
 from maskgit.transformer.config import TransformerConfig
@@ -47,17 +47,6 @@ class LoadedCheckpoint:
     @property
     def models(self) -> list[str]:
         return list(self.metadata.get("models", {}))
-
-
-def atomic_write(path: Path, write: Any) -> None:
-    """Call write(tmp_path), then rename tmp_path to path (atomic on POSIX); cleans up on failure."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def save_checkpoint(

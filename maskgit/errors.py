@@ -18,3 +18,7 @@ class CheckpointError(MaskGitError):
 
 class InputError(MaskGitError, ValueError):
     """An input tensor or file has the wrong shape, range or type for the model it is given to."""
+
+
+class DataError(MaskGitError):
+    """A dataset cannot be found, fetched, read or split as asked."""

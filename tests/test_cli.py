@@ -31,3 +31,25 @@ def test_bad_input_is_one_line_on_stderr_with_exit_code_2(tmp_path):
         assert run.stdout == ""
         lines = run.stderr.strip().splitlines()
         assert len(lines) == 1 and lines[0].startswith("maskgit: error: ")
+
+
+def test_data_masks_writes_the_asked_number_of_pngs(tmp_path, capsys):
+    assert main(["data", "masks", "--kind", "boxes", "--count", "4", "--resolution", "32", "--out", str(tmp_path)]) == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == [f"mask_{i:03d}.png" for i in range(4)]
+    assert "4 masks" in capsys.readouterr().out
+
+
+def test_data_show_counts_the_splits_and_writes_a_sample_grid(tmp_path, capsys):
+    from PIL import Image
+
+    for i in range(20):
+        Image.new("RGB", (16, 16), (i * 10, 0, 0)).save(tmp_path / f"{i}.png")
+    grid = tmp_path / "grid" / "samples.png"
+    assert main(["data", "show", f"folder:{tmp_path}", "--resolution", "16", "--out", str(grid)]) == 0
+    out = capsys.readouterr().out
+    assert "train     17 images, 16x16x3" in out and grid.is_file()
+
+
+def test_data_errors_are_one_line(capsys):
+    assert main(["data", "show", "folder:/no/such/folder"]) == 2
+    assert capsys.readouterr().err.strip() == "maskgit: error: /no/such/folder is not a folder"

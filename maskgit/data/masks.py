@@ -1,0 +1,109 @@
+"""Pixel masks for inpainting benchmarks: free-form strokes (like the lab's), boxes, and outpainting.
+
+Every generator is deterministic from its seed (numpy's PCG64 stream, the same on every machine).
+Masks are bool (N, H, W) with True = missing; as PNG files they are white = known, black = missing,
+the lab's convention.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageDraw
+
+from maskgit.data.images import save_png
+from maskgit.errors import DataError
+
+MASK_KINDS = ("strokes", "boxes", "outpaint")
+BENCHMARK_SEED = 2024  # the fixed benchmark mask set: strokes, this seed, one mask per test image
+
+
+def stroke_mask(rng: np.random.Generator, resolution: int) -> np.ndarray:
+    """1-3 thick free-form brush strokes: about 20% of the image on average (2-48% seen over 200 masks)."""
+    canvas = Image.new("L", (resolution, resolution), 0)
+    draw = ImageDraw.Draw(canvas)
+    for _ in range(rng.integers(1, 4)):
+        x, y = rng.uniform(0, resolution, size=2)
+        width = int(rng.integers(resolution // 10, resolution // 5 + 1))
+        points = [(x, y)]
+        for _ in range(rng.integers(3, 7)):
+            angle = rng.uniform(0, 2 * np.pi)
+            length = rng.uniform(resolution / 8, resolution / 3)
+            x = float(np.clip(x + length * np.cos(angle), 0, resolution - 1))
+            y = float(np.clip(y + length * np.sin(angle), 0, resolution - 1))
+            points.append((x, y))
+        draw.line(points, fill=255, width=width, joint="curve")
+        for px, py in points:  # round caps
+            draw.ellipse([px - width / 2, py - width / 2, px + width / 2, py + width / 2], fill=255)
+    return np.asarray(canvas) > 127
+
+
+def box_mask(rng: np.random.Generator, resolution: int) -> np.ndarray:
+    """One axis-aligned rectangle, each side 25-60% of the image."""
+    h, w = rng.integers(resolution // 4, int(resolution * 0.6) + 1, size=2)
+    top, left = rng.integers(0, resolution - h + 1), rng.integers(0, resolution - w + 1)
+    mask = np.zeros((resolution, resolution), dtype=bool)
+    mask[top : top + h, left : left + w] = True
+    return mask
+
+
+def outpaint_mask(rng: np.random.Generator, resolution: int) -> np.ndarray:
+    """One side missing (25-50% of the image), or a border of 1/8 of the side all round."""
+    mask = np.zeros((resolution, resolution), dtype=bool)
+    side = int(rng.integers(0, 5))
+    if side == 4:
+        border = resolution // 8
+        mask[:] = True
+        mask[border:-border, border:-border] = False
+        return mask
+    depth = int(rng.integers(resolution // 4, resolution // 2 + 1))
+    if side == 0:
+        mask[:depth] = True
+    elif side == 1:
+        mask[-depth:] = True
+    elif side == 2:
+        mask[:, :depth] = True
+    else:
+        mask[:, -depth:] = True
+    return mask
+
+
+GENERATORS = {"strokes": stroke_mask, "boxes": box_mask, "outpaint": outpaint_mask}
+
+
+def make_masks(kind: str, count: int, resolution: int, seed: int = 0) -> np.ndarray:
+    """(count, resolution, resolution) bool masks of one kind, True = missing."""
+    if kind not in GENERATORS:
+        raise DataError(f"unknown mask kind {kind!r}: choose one of {', '.join(MASK_KINDS)}")
+    if count < 1 or resolution < 8:
+        raise DataError(f"need at least 1 mask of at least 8x8 pixels, got {count} of {resolution}x{resolution}")
+    rng = np.random.Generator(np.random.PCG64(seed))
+    return np.stack([GENERATORS[kind](rng, resolution) for _ in range(count)])
+
+
+def benchmark_masks(count: int, resolution: int) -> np.ndarray:
+    """The fixed benchmark mask set: free-form strokes from BENCHMARK_SEED."""
+    return make_masks("strokes", count, resolution, BENCHMARK_SEED)
+
+
+def write_masks(masks: np.ndarray, folder: Path) -> list[Path]:
+    """Save masks as mask_000.png ... (white = known, black = missing)."""
+    paths = []
+    for i, mask in enumerate(masks):
+        path = Path(folder) / f"mask_{i:03d}.png"
+        save_png(np.where(mask, 0, 255).astype(np.uint8)[..., None], path)
+        paths.append(path)
+    return paths
+
+
+def read_mask(path: Path, resolution: int | None = None) -> np.ndarray:
+    """A mask image as bool (H, W), True = missing: dark pixels (< 128 in luma) are missing."""
+    try:
+        with Image.open(path) as image:
+            grey = np.asarray(image.convert("L"))
+    except OSError as error:
+        raise DataError(f"cannot read mask {path} ({error})") from error
+    if resolution is not None and grey.shape != (resolution, resolution):
+        raise DataError(f"mask {path} is {grey.shape[1]}x{grey.shape[0]}, expected {resolution}x{resolution}")
+    return grey < 128

@@ -1,0 +1,208 @@
+import gzip
+import io
+import json
+import tarfile
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from maskgit.data import load_images, make_masks, read_mask, write_masks
+from maskgit.data.emoji import build_emoji_cache, emoji_checksum, fetch_emoji, load_emoji
+from maskgit.data.fashion_mnist import read_idx
+from maskgit.data.masks import MASK_KINDS, benchmark_masks
+from maskgit.data.splits import TEST, TRAIN, VAL, split_by_group
+from maskgit.errors import DataError
+
+
+def png_bytes(color, size=64, mode="RGBA"):
+    buffer = io.BytesIO()
+    Image.new(mode, (size, size), color).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def fake_emoji_tarball(path, transparent_first=True):
+    """A tarball laid out like emoji-datasource-google: emoji.json and img/google/64/*.png."""
+    entries = [
+        {"unified": "1F600", "image": "1f600.png", "category": "Smileys", "sort_order": 1, "has_img_google": True},
+        {
+            "unified": "1F44D",
+            "image": "1f44d.png",
+            "category": "People",
+            "sort_order": 2,
+            "has_img_google": True,
+            "skin_variations": {
+                "1F3FB": {"unified": "1F44D-1F3FB", "image": "1f44d-1f3fb.png", "has_img_google": True},
+                "1F3FF": {"unified": "1F44D-1F3FF", "image": "1f44d-1f3ff.png", "has_img_google": True},
+            },
+        },
+        {"unified": "1F436", "image": "1f436.png", "category": "Animals", "sort_order": 3, "has_img_google": True},
+    ]
+    pngs = {
+        "1f600.png": png_bytes((0, 0, 0, 0) if transparent_first else (10, 20, 30, 255)),
+        "1f44d.png": png_bytes((255, 0, 0, 255)),
+        "1f44d-1f3fb.png": png_bytes((0, 255, 0, 255)),
+        "1f44d-1f3ff.png": png_bytes((0, 0, 255, 255)),
+        "1f436.png": png_bytes((9, 9, 9, 255)),
+    }
+    with tarfile.open(path, "w:gz") as archive:
+        files = {"package/emoji.json": json.dumps(entries).encode()}
+        files.update({f"package/img/google/64/{k}": v for k, v in pngs.items()})
+        for name, data in files.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            archive.addfile(info, io.BytesIO(data))
+    return pngs
+
+
+def test_groups_never_cross_splits_and_the_split_is_deterministic():
+    groups = [f"g{i // 3}" for i in range(300)] + [f"solo{i}" for i in range(100)]
+    split = split_by_group(groups, test_images=60, val_images=20)
+    assert np.array_equal(split, split_by_group(groups, 60, 20))
+    by_group = {}
+    for group, s in zip(groups, split, strict=True):
+        by_group.setdefault(group, set()).add(int(s))
+    assert all(len(s) == 1 for s in by_group.values())
+    assert (split == TEST).sum() == 60 and (split == VAL).sum() == 20 and (split == TRAIN).sum() == 320
+
+
+def test_emoji_cache_from_a_tarball_composites_on_white_and_splits_by_base(tmp_path, monkeypatch):
+    monkeypatch.setenv("MASKGIT_HOME", str(tmp_path / "home"))
+    monkeypatch.setattr("maskgit.data.emoji.TEST_IMAGES", 1)
+    monkeypatch.setattr("maskgit.data.emoji.VAL_IMAGES", 1)
+    tarball = tmp_path / "emoji.tgz"
+    pngs = fake_emoji_tarball(tarball)
+    monkeypatch.setattr("maskgit.data.emoji.EMOJI_IMAGES", 5)
+    monkeypatch.setattr("maskgit.data.emoji.EMOJI_CHECKSUM", emoji_checksum(pngs))
+    path = fetch_emoji(tarball=tarball)
+    assert path == tmp_path / "home" / "emoji" / "emoji-google-16.0.0-64px.npz"
+    splits = {s: load_emoji(s) for s in ("train", "val", "test")}
+    assert sum(len(s) for s in splits.values()) == 5
+    everything = {n: (s, images) for s, images in splits.items() for n in images.names}
+    thumbs = {everything[n][0] for n in ("1f44d.png", "1f44d-1f3fb.png", "1f44d-1f3ff.png")}
+    assert len(thumbs) == 1  # skin-tone variants stay with their base emoji
+    _, images = everything["1f600.png"]
+    assert (images.images[images.names.index("1f600.png")] == 255).all()  # transparent -> white
+    assert images.class_names == ["Animals", "People", "Smileys"]
+
+
+def test_emoji_tarball_with_wrong_count_or_checksum_is_refused(tmp_path):
+    tarball = tmp_path / "emoji.tgz"
+    pngs = fake_emoji_tarball(tarball)
+    with pytest.raises(DataError, match="holds 5 64-px emoji images, expected 3786"):
+        build_emoji_cache(tarball, tmp_path / "out.npz")
+    with pytest.raises(DataError, match="checksum"):
+        build_emoji_cache(tarball, tmp_path / "out.npz", expected_images=5, expected_checksum="0" * 64)
+    build_emoji_cache(tarball, tmp_path / "out.npz", 5, emoji_checksum(pngs))
+    assert (tmp_path / "out.npz").is_file()
+
+
+def test_without_npm_the_error_says_how_to_get_the_data(tmp_path, monkeypatch):
+    monkeypatch.setenv("MASKGIT_HOME", str(tmp_path))
+    monkeypatch.setattr("maskgit.data.emoji.shutil.which", lambda name: None)
+    with pytest.raises(DataError, match=r"npm is not installed.*--tarball FILE.*folder:PATH"):
+        fetch_emoji()
+
+
+def write_idx(path, array):
+    header = bytes([0, 0, 8, array.ndim]) + b"".join(d.to_bytes(4, "big") for d in array.shape)
+    with gzip.open(path, "wb") as f:
+        f.write(header + array.astype(np.uint8).tobytes())
+
+
+def test_fashion_mnist_reads_idx_files_and_holds_out_the_last_5000_for_val(tmp_path):
+    rng = np.random.default_rng(0)
+    write_idx(tmp_path / "train-images-idx3-ubyte.gz", rng.integers(0, 256, (5003, 28, 28)))
+    write_idx(tmp_path / "train-labels-idx1-ubyte.gz", np.arange(5003) % 10)
+    write_idx(tmp_path / "t10k-images-idx3-ubyte.gz", rng.integers(0, 256, (7, 28, 28)))
+    write_idx(tmp_path / "t10k-labels-idx1-ubyte.gz", np.arange(7) % 10)
+    train = load_images(f"fashion-mnist:{tmp_path}", "train")
+    val = load_images(f"fashion-mnist:{tmp_path}", "val", resolution=32)
+    test = load_images(f"fashion-mnist:{tmp_path}", "test", channels=3)
+    assert (len(train), len(val), len(test)) == (3, 5000, 7)
+    assert train.images.shape == (3, 28, 28, 1) and val.images.shape == (5000, 32, 32, 1)
+    assert test.images.shape == (7, 28, 28, 3) and list(train.labels) == [0, 1, 2]
+    assert val.names[0] == "train_00003" and train.class_names[9] == "ankle boot"
+    (tmp_path / "bad.gz").write_bytes(gzip.compress(b"\0\0\x08\x01\0\0\0\x09abc"))
+    with pytest.raises(DataError, match="truncated"):
+        read_idx(tmp_path / "bad.gz")
+
+
+def test_a_folder_of_images_is_cropped_resized_and_split(tmp_path):
+    (tmp_path / "sub").mkdir()
+    for i in range(18):
+        Image.new("RGB", (100, 80), (i, 2 * i, 3 * i)).save(tmp_path / f"a{i:02d}.png")
+    Image.new("RGB", (40, 40), (1, 2, 3)).save(tmp_path / "sub" / "b.jpg")
+    Image.new("L", (40, 40), 128).save(tmp_path / "sub" / "grey.bmp")
+    splits = {s: load_images(f"folder:{tmp_path}", s, resolution=32) for s in ("train", "val", "test")}
+    assert [len(splits[s]) for s in ("train", "val", "test")] == [17, 1, 2]
+    assert splits["train"].images.shape[1:] == (32, 32, 3)
+    names = [n for s in splits.values() for n in s.names]
+    assert sorted(names) == sorted([f"a{i:02d}.png" for i in range(18)] + ["sub/b.jpg", "sub/grey.bmp"])
+
+
+def test_unreadable_images_are_skipped_with_one_warning_or_refused_when_strict(tmp_path):
+    (tmp_path / "train").mkdir()
+    for i in range(3):
+        Image.new("RGB", (8, 8)).save(tmp_path / "train" / f"ok{i}.png")
+    (tmp_path / "train" / "broken.png").write_bytes(b"\x89PNG truncated")
+    with pytest.warns(UserWarning, match=r"1 unreadable image file\(s\) skipped: broken.png"):
+        images = load_images(f"folder:{tmp_path}", "train", resolution=8)
+    assert len(images) == 3
+    with pytest.raises(DataError, match=r"broken\.png"):
+        load_images(f"folder:{tmp_path}", "train", resolution=8, strict=True)
+
+
+def test_empty_folders_and_unknown_names_are_one_line_errors(tmp_path):
+    with pytest.raises(DataError, match="no image files"):
+        load_images(f"folder:{tmp_path}", "train")
+    with pytest.raises(DataError, match="unknown dataset 'imagenet'"):
+        load_images("imagenet")
+    with pytest.raises(DataError, match="unknown split"):
+        load_images("emoji", "holdout")
+
+
+def test_the_lab_layout_reads_folders_and_the_ground_truth_csv(tmp_path):
+    for split in ("train", "val"):
+        (tmp_path / "cat_face" / split).mkdir(parents=True)
+        Image.new("RGB", (64, 64), (5, 6, 7)).save(tmp_path / "cat_face" / split / "c.png")
+    rows = np.arange(2 * 64 * 64 * 3).reshape(2, -1) % 256
+    csv_text = ",".join(f"p{i}" for i in range(rows.shape[1])) + "\n" + "\n".join(",".join(map(str, r)) for r in rows)
+    (tmp_path / "faster-pytorch-fid").mkdir()
+    (tmp_path / "faster-pytorch-fid" / "test_gt.csv").write_text(csv_text)
+    assert len(load_images(f"lab:{tmp_path}", "train")) == 1
+    test = load_images(f"lab:{tmp_path}", "test")
+    assert test.images.shape == (2, 64, 64, 3) and test.names == ["image_000.png", "image_001.png"]
+    assert test.images[0, 0, 1, 0] == 3  # HWC order: pixel (0, 1), channel 0 is value index 3
+    (tmp_path / "faster-pytorch-fid" / "test_gt.csv").write_text("h\n1,2,3\n")
+    with pytest.raises(DataError, match="expected rows of 12288 values"):
+        load_images(f"lab:{tmp_path}", "test")
+
+
+@pytest.mark.parametrize("kind", MASK_KINDS)
+def test_mask_generators_are_deterministic_and_cover_part_of_the_image(kind):
+    masks = make_masks(kind, 50, 64, seed=3)
+    assert masks.shape == (50, 64, 64) and masks.dtype == bool
+    assert np.array_equal(masks, make_masks(kind, 50, 64, seed=3))
+    assert not np.array_equal(masks, make_masks(kind, 50, 64, seed=4))
+    coverage = masks.mean(axis=(1, 2))
+    assert coverage.min() > 0.0 and coverage.max() < 0.75
+
+
+def test_the_benchmark_masks_are_fixed():
+    masks = benchmark_masks(747, 64)
+    assert masks.shape == (747, 64, 64)
+    assert np.array_equal(masks[:5], benchmark_masks(5, 64))  # a prefix of the same stream
+    assert 0.15 < masks.mean() < 0.3
+
+
+def test_masks_round_trip_through_png_files_white_known_black_missing(tmp_path):
+    masks = make_masks("boxes", 3, 32, seed=0)
+    paths = write_masks(masks, tmp_path)
+    assert [p.name for p in paths] == ["mask_000.png", "mask_001.png", "mask_002.png"]
+    assert np.asarray(Image.open(paths[0]))[~masks[0]].min() == 255
+    assert all(np.array_equal(read_mask(p), m) for p, m in zip(paths, masks, strict=True))
+    with pytest.raises(DataError, match="expected 64x64"):
+        read_mask(paths[0], resolution=64)
+    with pytest.raises(DataError, match="unknown mask kind 'blobs'"):
+        make_masks("blobs", 1, 32)
