@@ -114,6 +114,28 @@ def cmd_data_masks(args: argparse.Namespace) -> None:
     print(f"{len(paths)} masks in {args.out} (white = known, black = missing), {masks.mean():.1%} of pixels missing")
 
 
+def cmd_train(args: argparse.Namespace) -> None:
+    from maskgit.training.config import TransformerTrainConfig, load_train_config
+    from maskgit.training.runtime import stop_runtime
+    from maskgit.training.transformer_trainer import TransformerTrainer
+
+    config = load_train_config(TransformerTrainConfig, args.config, args.set)
+    try:
+        trainer = TransformerTrainer(config, resume=args.resume, progress=not args.no_progress)
+        path = trainer.fit()
+        if trainer.runtime.is_main:
+            print(f"trained {trainer.step} steps; model: {path}")
+    finally:
+        stop_runtime()
+
+
+def _add_training_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--config", help="a YAML file from configs/ (or your own)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config value")
+    p.add_argument("--resume", action="store_true", help="continue the run in out_dir from its last checkpoint")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="maskgit", description="Masked generative image modeling (MaskGIT).")
     parser.add_argument("--version", action="version", version=f"maskgit {__version__}")
@@ -123,6 +145,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("inspect", help="show what a checkpoint holds")
     p.add_argument("checkpoint", help="a .safetensors checkpoint written by maskgit")
     p.set_defaults(run=cmd_inspect)
+
+    p = sub.add_parser("train", help="train the transformer (stage 2) on a tokenizer's tokens; torchrun-ready")
+    _add_training_arguments(p)
+    p.set_defaults(run=cmd_train)
 
     data = sub.add_parser("data", help="datasets and inpainting masks").add_subparsers(
         dest="data_command", required=True, metavar="ACTION"
@@ -164,6 +190,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("maskgit: interrupted", file=sys.stderr)
         return 130
+    except OSError as error:  # a file the user named cannot be read or written
+        if error.filename is None:
+            raise
+        print(f"maskgit: error: {error.strerror}: {error.filename}", file=sys.stderr)
+        return 2
     return 0
 
 

@@ -22,3 +22,7 @@ class InputError(MaskGitError, ValueError):
 
 class DataError(MaskGitError):
     """A dataset cannot be found, fetched, read or split as asked."""
+
+
+class TrainingError(MaskGitError):
+    """Training cannot start or go on: a mismatched resume, diverging losses, a broken run folder."""

@@ -1,0 +1,160 @@
+"""Training configs: dataclasses read from YAML files in configs/ plus `--set key=value` overrides."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+
+from maskgit.config import config_from_dict, config_to_dict, replace_config, require
+from maskgit.errors import ConfigError
+from maskgit.fileio import atomic_write
+from maskgit.tokenizer.config import TokenizerConfig
+from maskgit.transformer.config import TransformerConfig
+
+C = TypeVar("C")
+
+
+@dataclass(frozen=True)
+class LoopConfig:
+    """What every training run shares: data, duration, optimizer, precision, checkpoints, logging."""
+
+    data: str = "emoji"
+    out_dir: str = "runs/run"
+    epochs: int = 10
+    max_steps: int = 0  # stop after this many optimizer steps (0: run all epochs)
+    batch_size: int = 32  # per process and micro-step; global batch = batch_size * processes * grad_accum
+    grad_accum: int = 1
+    lr: float = 3e-4
+    min_lr_ratio: float = 0.1  # cosine decays to lr * min_lr_ratio
+    warmup_steps: int = 200
+    lr_schedule: str = "cosine"  # "cosine" (warm-up then cosine) or "plateau" (ReduceLROnPlateau, seed 002)
+    betas: tuple[float, float] = (0.9, 0.96)
+    weight_decay: float = 0.045
+    grad_clip: float = 1.0  # max gradient norm (0: off)
+    precision: str = "auto"  # "fp32", "bf16" (autocast) or "auto": bf16 on a GPU, fp32 on a CPU
+    ema_decay: float = 0.999  # EMA of the weights for evaluation and export (0: off)
+    checkpoint_every: int = 500  # optimizer steps between checkpoints (and one at the end)
+    keep_last: int = 3  # training-state checkpoints kept, besides the best
+    log_every: int = 20
+    seed: int = 0
+    flip: bool = True  # horizontal-flip augmentation
+
+    def check(self) -> None:
+        require(
+            self.epochs >= 1 and self.batch_size >= 1 and self.grad_accum >= 1, "epochs, batch_size, grad_accum >= 1"
+        )
+        require(
+            self.lr_schedule in ("cosine", "plateau"),
+            f"lr_schedule must be cosine or plateau, not {self.lr_schedule!r}",
+        )
+        require(
+            self.precision in ("auto", "fp32", "bf16"), f"precision must be auto, fp32 or bf16, not {self.precision!r}"
+        )
+        require(0.0 <= self.ema_decay < 1.0, f"ema_decay must be in [0, 1), got {self.ema_decay}")
+        require(self.checkpoint_every >= 1 and self.keep_last >= 1, "checkpoint_every and keep_last must be >= 1")
+
+
+@dataclass(frozen=True)
+class TransformerTrainConfig(LoopConfig):
+    """Stage 2: masked visual token modeling on a frozen tokenizer's tokens."""
+
+    out_dir: str = "runs/transformer"
+    tokenizer: str = ""  # the tokenizer checkpoint (.safetensors) whose tokens the transformer learns
+    preset: str = "emoji"  # transformer preset; codebook_size and num_tokens come from the tokenizer
+    model: dict[str, Any] = field(default_factory=dict)  # TransformerConfig fields to change from the preset
+    mask_schedule: str = "cosine"
+    loss_on: str = "all"  # "all" tokens (seed 002's better variant) or "masked" only (the paper)
+    label_smoothing: float = 0.1
+    class_conditional: bool = False  # a class token from the dataset's labels (for guided generation)
+    class_dropout: float = 0.1  # class-conditional models: share of samples trained with the null class
+    sample_images: int = 16  # validation images inpainted into a sample grid after every epoch
+
+    def check(self) -> None:
+        super().check()
+        require(bool(self.tokenizer), "set `tokenizer` to a tokenizer checkpoint (maskgit train-tokenizer makes one)")
+        require(self.loss_on in ("all", "masked"), f"loss_on must be all or masked, not {self.loss_on!r}")
+
+    def transformer_config(self, tokenizer: TokenizerConfig) -> TransformerConfig:
+        base = replace_config(
+            TransformerConfig.preset(self.preset),
+            codebook_size=tokenizer.codebook_size,
+            num_tokens=tokenizer.num_tokens,
+        )
+        return replace_config(base, **_tuples(self.model))
+
+
+@dataclass(frozen=True)
+class TokenizerTrainConfig(LoopConfig):
+    """Stage 1: the VQGAN, with reconstruction, perceptual, codebook and adversarial losses."""
+
+    out_dir: str = "runs/tokenizer"
+    preset: str = "emoji"
+    model: dict[str, Any] = field(default_factory=dict)  # TokenizerConfig fields to change from the preset
+    lr: float = 2e-4
+    betas: tuple[float, float] = (0.5, 0.9)
+    weight_decay: float = 0.0
+    ema_decay: float = 0.0
+    l1_weight: float = 1.0
+    l2_weight: float = 0.0
+    perceptual_weight: float = 0.1  # EfficientNet-Lite0 features (0: off, no extra package needed)
+    gan_weight: float = 0.1  # PatchGAN hinge loss, scaled by the adaptive weight (0: off)
+    gan_start_step: int = 2000  # the discriminator joins after this many steps
+    restart_dead_codes_every: int = 200  # steps between dead-code restarts (0: never)
+    dead_code_threshold: float = 0.03
+
+    def tokenizer_config(self) -> TokenizerConfig:
+        return replace_config(TokenizerConfig.preset(self.preset), **_tuples(self.model))
+
+
+def _tuples(values: dict[str, Any]) -> dict[str, Any]:
+    return {k: tuple(v) if isinstance(v, list) else v for k, v in values.items()}
+
+
+def parse_override(item: str) -> tuple[list[str], Any]:
+    key, sep, value = item.partition("=")
+    if not sep or not key:
+        raise ConfigError(f"--set takes key=value, got {item!r}")
+    return key.split("."), yaml.safe_load(value)
+
+
+def load_train_config(cls: type[C], path: str | Path | None = None, overrides: list[str] | tuple[str, ...] = ()) -> C:
+    """A training config from an optional YAML file, then `key=value` overrides (dots reach into `model`)."""
+    data: dict[str, Any] = {}
+    if path is not None:
+        try:
+            data = yaml.safe_load(Path(path).read_text()) or {}
+        except OSError as error:
+            raise ConfigError(f"cannot read config {path} ({error.strerror})") from error
+        except yaml.YAMLError as error:
+            raise ConfigError(f"{path} is not valid YAML ({error})") from error
+        if not isinstance(data, dict):
+            raise ConfigError(f"{path} must hold a mapping of config keys")
+    for item in overrides:
+        keys, value = parse_override(item)
+        target = data
+        for key in keys[:-1]:
+            target = target.setdefault(key, {})
+        target[keys[-1]] = value
+    config = config_from_dict(cls, data)
+    config.check()  # type: ignore[attr-defined]
+    return config
+
+
+def save_train_config(config: Any, path: Path) -> None:
+    text = yaml.safe_dump(config_to_dict(config), sort_keys=False)
+    atomic_write(path, lambda tmp: tmp.write_text(text))
+
+
+def differences(saved: dict[str, Any], current: Any, ignore: tuple[str, ...] = ()) -> list[str]:
+    """Names of the fields whose values differ between a saved config dict and a config."""
+    now = config_to_dict(current)
+    keys = [f.name for f in dataclasses.fields(current) if f.name not in ignore]
+    return [f"{k} ({saved.get(k)!r} -> {now[k]!r})" for k in keys if _normal(saved.get(k)) != _normal(now[k])]
+
+
+def _normal(value: Any) -> Any:
+    return list(value) if isinstance(value, tuple) else value

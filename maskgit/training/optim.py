@@ -1,0 +1,54 @@
+"""Optimizer, learning-rate schedule and the EMA of weights."""
+
+from __future__ import annotations
+
+import copy
+import math
+
+import torch
+from torch import nn
+
+from maskgit.training.config import LoopConfig
+
+
+def adamw(model: nn.Module, config: LoopConfig) -> torch.optim.AdamW:
+    """AdamW with weight decay on matrices only (not on biases, norms, embeddings' positions)."""
+    decay, no_decay = [], []
+    for name, param in model.named_parameters():
+        if not param.requires_grad:
+            continue
+        (decay if param.dim() >= 2 and "position" not in name else no_decay).append(param)
+    groups = [{"params": decay, "weight_decay": config.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+    return torch.optim.AdamW(groups, lr=config.lr, betas=config.betas)
+
+
+def warmup_cosine(step: int, warmup: int, total: int, min_ratio: float) -> float:
+    """LR multiplier: linear warm-up over `warmup` steps, then cosine from 1 down to min_ratio at `total`."""
+    if step < warmup:
+        return (step + 1) / warmup
+    progress = min(1.0, (step - warmup) / max(1, total - warmup))
+    return min_ratio + (1 - min_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
+
+
+def lr_scheduler(optimizer: torch.optim.Optimizer, config: LoopConfig, total_steps: int):
+    if config.lr_schedule == "plateau":  # seed 002: factor 0.1, patience 2 evaluations, min 1e-6
+        return torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, factor=0.1, patience=2, min_lr=1e-6)
+    return torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda step: warmup_cosine(step, config.warmup_steps, total_steps, config.min_lr_ratio)
+    )
+
+
+class ModelEMA:
+    """An exponential moving average of a model's floating-point weights and buffers."""
+
+    def __init__(self, model: nn.Module, decay: float) -> None:
+        self.decay = decay
+        self.model = copy.deepcopy(model).eval().requires_grad_(False)
+
+    @torch.no_grad()
+    def update(self, model: nn.Module) -> None:
+        for ema, live in zip(self.model.state_dict().values(), model.state_dict().values(), strict=True):
+            if ema.is_floating_point():
+                ema.lerp_(live.detach(), 1 - self.decay)
+            else:
+                ema.copy_(live)

@@ -1,0 +1,86 @@
+"""Where training runs: one process or several under torchrun (DDP), CPU or GPU, fp32 or bf16."""
+
+from __future__ import annotations
+
+import os
+import random
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.distributed as dist
+
+
+@dataclass(frozen=True)
+class Runtime:
+    rank: int
+    world_size: int
+    device: torch.device
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+    @property
+    def distributed(self) -> bool:
+        return self.world_size > 1
+
+    def barrier(self) -> None:
+        if self.distributed:
+            dist.barrier()
+
+    def mean(self, value: float) -> float:
+        """The mean of a float over all processes."""
+        if not self.distributed:
+            return value
+        t = torch.tensor([value], dtype=torch.float64, device=self.device if self.device.type == "cuda" else "cpu")
+        dist.all_reduce(t)
+        return float(t.item()) / self.world_size
+
+
+def start_runtime() -> Runtime:
+    """Join the process group when started by torchrun (gloo on CPU, NCCL on GPU); else a single process."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+    cuda = torch.cuda.is_available()
+    device = torch.device("cuda", local_rank) if cuda else torch.device("cpu")
+    if cuda:
+        torch.cuda.set_device(device)
+    if world > 1 and not dist.is_initialized():
+        dist.init_process_group(backend="nccl" if cuda else "gloo")
+    rank = dist.get_rank() if dist.is_initialized() else 0
+    return Runtime(rank=rank, world_size=world, device=device)
+
+
+def stop_runtime() -> None:
+    """Leave the process group together: a process exiting while another still talks to it can abort."""
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()
+        dist.destroy_process_group()
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
+    """bf16 for "bf16", and for "auto" on a GPU; None (fp32) otherwise.
+
+    "auto" keeps fp32 on CPUs: without AVX-512 BF16 (e.g. the AVX2 development machine) bf16 matmuls are
+    emulated and 3-4x slower (docs/benchmarks.md).
+    """
+    if precision == "bf16" or (precision == "auto" and device.type == "cuda"):
+        return torch.bfloat16
+    return None
+
+
+def autocast(dtype: torch.dtype | None, device: torch.device) -> AbstractContextManager:
+    return torch.autocast(device.type, dtype=dtype) if dtype is not None else nullcontext()
+
+
+def step_generator(seed: int, step: int, rank: int, micro: int = 0) -> torch.Generator:
+    """A generator for one micro-step's random choices (masks, flips), independent of resumes and batching."""
+    return torch.Generator().manual_seed(((seed * 1_000_003 + step) * 1_009 + rank) * 101 + micro)

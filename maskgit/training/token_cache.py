@@ -1,0 +1,87 @@
+"""Stage 2 never runs the tokenizer per epoch: a dataset split is tokenized once and kept on disk.
+
+A cache file holds int16/int32 token ids shaped (N, V, h*w): V = 2 with flip augmentation (the image
+and its horizontal mirror), else 1. Its name carries the tokenizer checkpoint's hash and a fingerprint
+of the data, so a new tokenizer or changed images never reuse stale tokens.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from maskgit.batching import CPU_MICRO_BATCH
+from maskgit.data.folder import IMAGE_SUFFIXES
+from maskgit.data.images import ImageSet
+from maskgit.fileio import atomic_write, maskgit_home
+from maskgit.tokenizer.vqgan import VQGAN
+
+
+@dataclass
+class TokenSet:
+    tokens: np.ndarray  # (N, V, h*w) integer ids; V = 2 when flipped copies are included
+    labels: np.ndarray | None  # (N,) class ids or None
+
+    def __len__(self) -> int:
+        return len(self.tokens)
+
+
+def file_hash(path: Path, length: int = 16) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()[:length]
+
+
+def data_fingerprint(spec: str) -> str:
+    """A short name for a dataset's contents: its name, plus a hash of file names, sizes and times for folders."""
+    name, _, argument = spec.partition(":")
+    if not argument:
+        return name
+    digest = hashlib.sha256(str(Path(argument).resolve()).encode())
+    root = Path(argument)
+    if root.is_dir():
+        for p in sorted(root.rglob("*")):
+            if p.is_file() and (p.suffix.lower() in IMAGE_SUFFIXES or p.suffix in (".csv", ".gz")):
+                stat = p.stat()
+                digest.update(f"{p.relative_to(root)}:{stat.st_size}:{stat.st_mtime_ns}".encode())
+    return f"{name}-{digest.hexdigest()[:12]}"
+
+
+def cache_path(spec: str, split: str, tokenizer_hash: str, flip: bool) -> Path:
+    return maskgit_home() / "tokens" / f"{data_fingerprint(spec)}-{split}-{tokenizer_hash}{'-flip' if flip else ''}.npz"
+
+
+@torch.no_grad()
+def tokenize(tokenizer: VQGAN, images: ImageSet, flip: bool, device: torch.device, progress: bool) -> np.ndarray:
+    """(N, V, h*w) token ids of every image (and of its mirror image if flip)."""
+    tokenizer.eval()
+    views = []
+    batches = range(0, len(images), CPU_MICRO_BATCH * 4)
+    for start in tqdm(batches, desc="tokenizing", unit="batch", disable=not progress, leave=False):
+        x = images.tensors(slice(start, start + CPU_MICRO_BATCH * 4)).to(device)
+        ids = [tokenizer.encode(x).flatten(1)]
+        if flip:
+            ids.append(tokenizer.encode(x.flip(-1)).flatten(1))
+        views.append(torch.stack(ids, dim=1).cpu())
+    dtype = np.int16 if tokenizer.config.codebook_size <= 2**15 else np.int32
+    return torch.cat(views).numpy().astype(dtype)
+
+
+def load_or_build(
+    path: Path, tokenizer: VQGAN, images: ImageSet, flip: bool, device: torch.device, build: bool, progress: bool
+) -> TokenSet:
+    """Read the cache at `path`; if it is missing and `build`, tokenize and write it first (atomically)."""
+    if not path.is_file() and build:
+        tokens = tokenize(tokenizer, images, flip, device, progress)
+        labels = images.labels if images.labels is not None else np.zeros(0, dtype=np.int64)
+        atomic_write(path, lambda tmp: np.savez(open(tmp, "wb"), tokens=tokens, labels=labels))  # noqa: SIM115
+    with np.load(path) as data:
+        labels = data["labels"] if len(data["labels"]) else None
+        return TokenSet(tokens=data["tokens"], labels=labels)

@@ -1,0 +1,170 @@
+"""Stage-2 training: checkpoints, exact resume (also after SIGKILL), refusals, and DDP under torchrun."""
+
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from maskgit import VQGAN, MaskGIT, TokenizerConfig, save_checkpoint
+from maskgit.errors import TrainingError
+from maskgit.training.config import TransformerTrainConfig, load_train_config
+from maskgit.training.transformer_trainer import TransformerTrainer
+
+TESTS = Path(__file__).resolve().parent
+
+
+@pytest.fixture
+def setup(tmp_path, monkeypatch):
+    """A folder of 60 16x16 images (51 train / 3 val / 6 test), a tiny tokenizer, a private MASKGIT_HOME."""
+    monkeypatch.setenv("MASKGIT_HOME", str(tmp_path / "home"))
+    rng = np.random.default_rng(0)
+    images = tmp_path / "images"
+    images.mkdir()
+    for i in range(60):
+        pixels = np.zeros((16, 16, 3), np.uint8)
+        pixels[:, :, i % 3] = rng.integers(0, 255)
+        pixels[rng.integers(0, 8) :, :8] = 255
+        Image.fromarray(pixels).save(images / f"{i:02d}.png")
+    torch.manual_seed(0)
+    save_checkpoint(tmp_path / "tokenizer.safetensors", tokenizer=VQGAN(TokenizerConfig.preset("tiny")))
+    return tmp_path
+
+
+def overrides(root: Path, out: str = "run", **extra) -> list[str]:
+    values = {
+        "data": f"folder:{root / 'images'}",
+        "tokenizer": str(root / "tokenizer.safetensors"),
+        "preset": "tiny",
+        "out_dir": str(root / out),
+        "epochs": 2,
+        "batch_size": 8,
+        "checkpoint_every": 2,
+        "keep_last": 2,
+        "log_every": 1,
+        "warmup_steps": 2,
+        "sample_images": 3,
+        "model.dropout": 0.1,  # dropout on, so an exact resume must also restore the dropout noise
+    }
+    values.update(extra)
+    return [f"{k}={v}" for k, v in values.items()]
+
+
+def train(root: Path, **extra) -> TransformerTrainer:
+    resume = extra.pop("resume", False)
+    trainer = TransformerTrainer(
+        load_train_config(TransformerTrainConfig, None, overrides(root, **extra)), resume=resume, progress=False
+    )
+    trainer.fit()
+    return trainer
+
+
+def test_training_writes_what_inpainting_and_resuming_need(setup):
+    trainer = train(setup)
+    run = setup / "run"
+    assert trainer.step == 12  # 51 images // 8 = 6 steps an epoch, 2 epochs
+    model = MaskGIT.load(run / "model.safetensors")
+    result = model.inpaint(torch.zeros(1, 3, 16, 16), torch.ones(1, 16, 16, dtype=torch.bool))
+    assert result.images.shape == (1, 3, 16, 16)
+    assert (run / "best.safetensors").is_file() and (run / "config.yaml").is_file()
+    assert sorted(p.name for p in (run / "checkpoints").iterdir()) == ["step_0000010.pt", "step_0000012.pt"]
+    assert sorted(p.name for p in (run / "samples").iterdir()) == ["epoch_000.png", "epoch_001.png"]
+    records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in records if "train/loss" in r] == list(range(1, 13))
+    assert [r["step"] for r in records if "val/loss" in r] == [6, 12]
+    assert any(p.name.startswith("events.out.tfevents") for p in (run / "tb").iterdir())
+
+
+def test_an_interrupted_run_resumes_exactly(setup, monkeypatch):
+    straight = train(setup, out="straight")
+
+    original = TransformerTrainer.train_step
+
+    def crash_at_step_9(self, order):
+        if self.step == 9:
+            raise KeyboardInterrupt  # after the checkpoint at step 8
+        return original(self, order)
+
+    monkeypatch.setattr(TransformerTrainer, "train_step", crash_at_step_9)
+    with pytest.raises(KeyboardInterrupt):
+        train(setup, out="interrupted")
+    monkeypatch.setattr(TransformerTrainer, "train_step", original)
+    resumed = train(setup, out="interrupted", resume=True)
+    assert resumed.step == 12
+    for (name, a), b in zip(straight.model.state_dict().items(), resumed.model.state_dict().values(), strict=True):
+        assert torch.equal(a, b), name
+
+
+def test_a_killed_training_process_resumes_from_its_last_checkpoint(setup):
+    command = [sys.executable, "-m", "maskgit.cli", "train", "--no-progress"]
+    settings = [a for o in overrides(setup, epochs=60) for a in ("--set", o)]
+    first = subprocess.Popen(command + settings, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    checkpoints = setup / "run" / "checkpoints"
+    deadline = time.time() + 120
+    while not (checkpoints.is_dir() and any(checkpoints.glob("step_*.pt"))) and time.time() < deadline:
+        time.sleep(0.01)
+    os.kill(first.pid, signal.SIGKILL)
+    first.wait()
+    assert first.returncode == -signal.SIGKILL
+    assert not (setup / "run" / "model.safetensors").exists()  # it really died mid-run
+    killed_at = max(int(p.stem.split("_")[1]) for p in checkpoints.glob("step_*.pt"))
+    assert 0 < killed_at < 360
+    second = subprocess.run(command + settings + ["--resume"], capture_output=True, text=True)
+    assert second.returncode == 0, second.stderr
+    assert "trained 360 steps" in second.stdout
+    records = [json.loads(line) for line in (setup / "run" / "metrics.jsonl").read_text().splitlines()]
+    resumed_steps = [r["step"] for r in records if "train/loss" in r][-(360 - killed_at) :]
+    assert resumed_steps == list(range(killed_at + 1, 361))  # picked up right after the checkpoint
+    MaskGIT.load(setup / "run" / "model.safetensors")
+
+
+def test_resuming_with_a_different_setup_names_the_change(setup):
+    train(setup, epochs=1)
+    with pytest.raises(TrainingError, match=r"different setup: lr \(0\.0003 -> 0\.001\)"):
+        train(setup, epochs=1, lr=0.001, resume=True)
+    with pytest.raises(TrainingError, match="already holds a run: pass --resume"):
+        train(setup, epochs=1)
+    with pytest.raises(TrainingError, match="nothing to resume"):
+        train(setup, out="fresh", resume=True)
+
+
+def test_a_tokenizer_checkpoint_is_required(setup, capsys):
+    from maskgit.cli import main
+
+    assert main(["train", "--set", f"data=folder:{setup / 'images'}"]) == 2
+    assert "set `tokenizer` to a tokenizer checkpoint" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(
+    shutil.which("torchrun") is None and not Path(sys.executable).with_name("torchrun").exists(),
+    reason="torchrun not installed",
+)
+def test_two_processes_under_torchrun_keep_identical_weights_and_only_rank_0_writes(setup):
+    torchrun = shutil.which("torchrun") or str(Path(sys.executable).with_name("torchrun"))
+    reports = setup / "reports"
+    reports.mkdir()
+    # 2 processes x batch 4 = 8 images a step, as in the single-process tests
+    args = overrides(setup, out="ddp", batch_size=4)
+    run = subprocess.run(
+        [torchrun, "--standalone", "--nproc_per_node=2", str(TESTS / "ddp_worker.py"), str(reports), *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    errors = [line for line in run.stderr.splitlines() if not re.match(r"[WI]\d{4} ", line)]  # drop torch's notices
+    assert run.returncode == 0, "\n".join(errors)[-4000:]
+    rank0, rank1 = (json.loads((reports / f"rank{r}.json").read_text()) for r in (0, 1))
+    assert rank0["step"] == rank1["step"] == 12
+    assert rank0["digest"] == rank1["digest"]  # DDP kept both replicas identical
+    assert rank0["state_saves"] == 7 and rank1["state_saves"] == 0  # steps 2, 4, ..., 12 and the end
+    records = [json.loads(line) for line in (setup / "ddp" / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in records if "train/loss" in r] == list(range(1, 13))  # one writer
