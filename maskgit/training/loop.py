@@ -1,0 +1,188 @@
+"""The training loop both stages share: epochs of steps, logging, validation, checkpoints, exact resume.
+
+A stage subclasses TrainLoop and supplies its step, validation, samples, export and model state.
+Every random choice of a step derives from (seed, step, rank): the epoch's order from (seed, epoch), a
+micro-batch's choices from step_generator, dropout from the global RNG re-seeded each step. So a
+resumed run continues exactly as an uninterrupted one would.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from maskgit.config import config_to_dict
+from maskgit.errors import TrainingError
+from maskgit.training import state as states
+from maskgit.training.config import LoopConfig, differences, save_train_config
+from maskgit.training.logger import MetricLogger
+from maskgit.training.runtime import Runtime, seed_everything, start_runtime, step_generator
+
+# Fields that may change between a run and its resumption; any other change is an error.
+RESUMABLE_CHANGES = ("epochs", "max_steps", "checkpoint_every", "keep_last", "log_every", "sample_images")
+MAX_SKIPPED_STEPS = 20  # consecutive non-finite steps before training gives up
+
+
+class TrainLoop:
+    config: LoopConfig
+    tokens_per_image = 0  # stage 2 sets it, to log tokens/s
+
+    def __init__(self, config: LoopConfig, runtime: Runtime | None, progress: bool) -> None:
+        config.check()
+        self.config = config
+        self.runtime = runtime or start_runtime()
+        self.out_dir = Path(config.out_dir)
+        self.progress = progress
+        seed_everything(config.seed + self.runtime.rank)
+        self.step, self.epoch, self.position, self.best_val = 0, 0, 0, math.inf
+
+    # -- what a stage provides ------------------------------------------------------------------------------
+
+    def train_step(self, order: torch.Tensor) -> dict[str, float]:
+        raise NotImplementedError
+
+    def validate(self) -> dict[str, float]:
+        """Validation metrics; "loss" picks the best checkpoint (lower is better)."""
+        raise NotImplementedError
+
+    def sample_grid(self, path: Path) -> None:
+        raise NotImplementedError
+
+    def export(self, path: Path) -> None:
+        raise NotImplementedError
+
+    def model_state(self) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def load_model_state(self, saved: dict[str, Any]) -> None:
+        raise NotImplementedError
+
+    def fingerprint(self) -> dict[str, str]:
+        """Facts beyond the config that a resumed run must share (e.g. the tokenizer's hash)."""
+        return {}
+
+    def after_validation(self, metrics: dict[str, float]) -> None:
+        """Called with each epoch's validation metrics (e.g. for ReduceLROnPlateau)."""
+
+    # -- the loop -------------------------------------------------------------------------------------------
+
+    def size_run(self, num_examples: int) -> None:
+        """Steps per epoch and in all, from the number of training examples."""
+        c, r = self.config, self.runtime
+        self.num_examples = num_examples
+        per_step = c.batch_size * r.world_size * c.grad_accum
+        self.steps_per_epoch = num_examples // per_step
+        if self.steps_per_epoch == 0:
+            raise TrainingError(
+                f"{num_examples} training images are fewer than one step's {per_step}: lower batch_size"
+            )
+        self.total_steps = c.epochs * self.steps_per_epoch
+        if c.max_steps:
+            self.total_steps = min(self.total_steps, c.max_steps)
+
+    def begin(self, resume: bool) -> None:
+        """Resume the run in out_dir, or check that out_dir holds none; then record the config."""
+        if resume:
+            self._resume()
+        elif states.list_states(self.out_dir):
+            raise TrainingError(f"{self.out_dir} already holds a run: pass --resume to continue it, or another out_dir")
+        if self.runtime.is_main:
+            save_train_config(self.config, self.out_dir / "config.yaml")
+
+    def epoch_order(self, epoch: int) -> torch.Tensor:
+        generator = torch.Generator().manual_seed(self.config.seed * 7919 + epoch)
+        return torch.randperm(self.num_examples, generator=generator)
+
+    def micro_batch(self, order: torch.Tensor, micro: int) -> tuple[np.ndarray, torch.Generator]:
+        """This process's example indices for micro-step `micro` of the current step, and its generator."""
+        c, r = self.config, self.runtime
+        start = (self.position * c.grad_accum + micro) * c.batch_size * r.world_size + r.rank * c.batch_size
+        return order[start : start + c.batch_size].numpy(), step_generator(c.seed, self.step, r.rank, micro)
+
+    def seed_dropout(self) -> None:
+        torch.manual_seed(step_generator(self.config.seed, self.step, self.runtime.rank, 100).initial_seed())
+
+    def fit(self) -> Path:
+        c = self.config
+        logger = MetricLogger(self.out_dir, self.runtime.is_main, self.total_steps, self.step, self.progress)
+        skipped_in_a_row = 0
+        try:
+            while self.epoch < c.epochs and self.step < self.total_steps:
+                order = self.epoch_order(self.epoch)
+                tick, images_done = time.perf_counter(), 0
+                while self.position < self.steps_per_epoch and self.step < self.total_steps:
+                    self.seed_dropout()
+                    metrics = self.train_step(order)
+                    skipped_in_a_row = skipped_in_a_row + 1 if "skipped" in metrics else 0
+                    if skipped_in_a_row >= MAX_SKIPPED_STEPS:
+                        raise TrainingError(f"{MAX_SKIPPED_STEPS} steps in a row had non-finite losses: lower lr")
+                    self.step += 1
+                    self.position += 1
+                    images_done += c.batch_size * c.grad_accum * self.runtime.world_size
+                    logger.advance()
+                    if self.step % c.log_every == 0:
+                        metrics["images_per_s"] = images_done / (time.perf_counter() - tick)
+                        if self.tokens_per_image:
+                            metrics["tokens_per_s"] = metrics["images_per_s"] * self.tokens_per_image
+                        metrics["epoch"] = self.epoch
+                        logger.log(self.step, metrics)
+                        tick, images_done = time.perf_counter(), 0
+                    if self.step % c.checkpoint_every == 0:
+                        self.save()
+                if self.position >= self.steps_per_epoch:
+                    self._end_epoch(logger)
+            self.save()
+            self.export(self.out_dir / "model.safetensors")
+        finally:
+            logger.close()
+        return self.out_dir / "model.safetensors"
+
+    def _end_epoch(self, logger: MetricLogger) -> None:
+        val = self.validate()
+        logger.log(self.step, val, prefix="val")
+        logger.message(f"epoch {self.epoch}: " + ", ".join(f"val {k} {v:.4g}" for k, v in val.items()))
+        self.after_validation(val)
+        if val["loss"] < self.best_val:
+            self.best_val = val["loss"]
+            self.export(self.out_dir / "best.safetensors")
+        if self.runtime.is_main:
+            self.sample_grid(self.out_dir / "samples" / f"epoch_{self.epoch:03d}.png")
+        self.epoch += 1
+        self.position = 0
+
+    # -- checkpoints ----------------------------------------------------------------------------------------
+
+    def save(self) -> None:
+        if self.runtime.is_main:
+            state = {
+                **self.model_state(),
+                "step": self.step,
+                "epoch": self.epoch,
+                "position": self.position,
+                "best_val": self.best_val,
+                "config": config_to_dict(self.config),
+                "fingerprint": self.fingerprint(),
+                "world_size": self.runtime.world_size,
+            }
+            states.save_state(self.out_dir, self.step, state, self.config.keep_last)
+
+    def _resume(self) -> None:
+        saved = states.load_latest_state(self.out_dir)
+        if saved is None:
+            raise TrainingError(f"nothing to resume in {self.out_dir}: no checkpoints/step_*.pt (drop --resume)")
+        changed = differences(saved["config"], self.config, ignore=RESUMABLE_CHANGES)
+        for key, value in self.fingerprint().items():
+            if saved["fingerprint"].get(key) != value:
+                changed.append(f"the {key}")
+        if saved["world_size"] != self.runtime.world_size:
+            changed.append(f"processes ({saved['world_size']} -> {self.runtime.world_size})")
+        if changed:
+            raise TrainingError(f"cannot resume {self.out_dir} with a different setup: {'; '.join(changed)}")
+        self.load_model_state(saved)
+        self.step, self.epoch, self.position = saved["step"], saved["epoch"], saved["position"]
+        self.best_val = saved["best_val"]
