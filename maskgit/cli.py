@@ -115,13 +115,20 @@ def cmd_data_masks(args: argparse.Namespace) -> None:
 
 
 def cmd_train(args: argparse.Namespace) -> None:
-    from maskgit.training.config import TransformerTrainConfig, load_train_config
+    """Both stages: `maskgit train` (transformer) and `maskgit train-tokenizer`."""
+    from maskgit.training.config import TokenizerTrainConfig, TransformerTrainConfig, load_train_config
     from maskgit.training.runtime import stop_runtime
-    from maskgit.training.transformer_trainer import TransformerTrainer
 
-    config = load_train_config(TransformerTrainConfig, args.config, args.set)
+    if args.command == "train-tokenizer":
+        from maskgit.training.tokenizer_trainer import TokenizerTrainer as Trainer
+
+        config = load_train_config(TokenizerTrainConfig, args.config, args.set)
+    else:
+        from maskgit.training.transformer_trainer import TransformerTrainer as Trainer  # type: ignore[assignment]
+
+        config = load_train_config(TransformerTrainConfig, args.config, args.set)  # type: ignore[assignment]
     try:
-        trainer = TransformerTrainer(config, resume=args.resume, progress=not args.no_progress)
+        trainer = Trainer(config, resume=args.resume, progress=not args.no_progress)  # type: ignore[arg-type]
         path = trainer.fit()
         if trainer.runtime.is_main:
             print(f"trained {trainer.step} steps; model: {path}")
@@ -146,6 +153,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("checkpoint", help="a .safetensors checkpoint written by maskgit")
     p.set_defaults(run=cmd_inspect)
 
+    p = sub.add_parser("train-tokenizer", help="train the VQGAN tokenizer (stage 1); torchrun-ready")
+    _add_training_arguments(p)
+    p.set_defaults(run=cmd_train)
     p = sub.add_parser("train", help="train the transformer (stage 2) on a tokenizer's tokens; torchrun-ready")
     _add_training_arguments(p)
     p.set_defaults(run=cmd_train)

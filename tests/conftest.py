@@ -1,7 +1,9 @@
+import numpy as np
 import pytest
 import torch
+from PIL import Image
 
-from maskgit import MaskGIT
+from maskgit import VQGAN, MaskGIT, TokenizerConfig, save_checkpoint
 
 
 @pytest.fixture(autouse=True)
@@ -19,3 +21,20 @@ def tiny_model() -> MaskGIT:
 @pytest.fixture
 def images() -> torch.Tensor:
     return torch.rand(4, 3, 16, 16, generator=torch.Generator().manual_seed(1)) * 2 - 1
+
+
+@pytest.fixture
+def setup(tmp_path, monkeypatch):
+    """A folder of 60 16x16 images (51 train / 3 val / 6 test), a tiny tokenizer, a private MASKGIT_HOME."""
+    monkeypatch.setenv("MASKGIT_HOME", str(tmp_path / "home"))
+    rng = np.random.default_rng(0)
+    images = tmp_path / "images"
+    images.mkdir()
+    for i in range(60):
+        pixels = np.zeros((16, 16, 3), np.uint8)
+        pixels[:, :, i % 3] = rng.integers(0, 255)
+        pixels[rng.integers(0, 8) :, :8] = 255
+        Image.fromarray(pixels).save(images / f"{i:02d}.png")
+    torch.manual_seed(0)
+    save_checkpoint(tmp_path / "tokenizer.safetensors", tokenizer=VQGAN(TokenizerConfig.preset("tiny")))
+    return tmp_path

@@ -9,14 +9,21 @@ import sys
 from pathlib import Path
 
 from maskgit.training import state as states
-from maskgit.training.config import TransformerTrainConfig, load_train_config
+from maskgit.training.config import TokenizerTrainConfig, TransformerTrainConfig, load_train_config
 from maskgit.training.runtime import stop_runtime
+from maskgit.training.tokenizer_trainer import TokenizerTrainer
 from maskgit.training.transformer_trainer import TransformerTrainer
+
+STAGES = {
+    "transformer": (TransformerTrainConfig, TransformerTrainer),
+    "tokenizer": (TokenizerTrainConfig, TokenizerTrainer),
+}
 
 
 def main() -> None:
     report_dir = Path(sys.argv[1])
-    config = load_train_config(TransformerTrainConfig, None, sys.argv[2:])
+    config_type, trainer_type = STAGES[sys.argv[2]]
+    config = load_train_config(config_type, None, sys.argv[3:])
     saves = []
     original_save = states.save_state
 
@@ -25,7 +32,7 @@ def main() -> None:
         return original_save(*args, **kwargs)
 
     states.save_state = counting_save
-    trainer = TransformerTrainer(config, progress=False)
+    trainer = trainer_type(config, progress=False)
     trainer.fit()
     digest = hashlib.sha256()
     for name, tensor in sorted(trainer.model.state_dict().items()):

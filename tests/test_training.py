@@ -10,34 +10,15 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
-from PIL import Image
 
-from maskgit import VQGAN, MaskGIT, TokenizerConfig, save_checkpoint
+from maskgit import MaskGIT
 from maskgit.errors import TrainingError
 from maskgit.training.config import TransformerTrainConfig, load_train_config
 from maskgit.training.transformer_trainer import TransformerTrainer
 
 TESTS = Path(__file__).resolve().parent
-
-
-@pytest.fixture
-def setup(tmp_path, monkeypatch):
-    """A folder of 60 16x16 images (51 train / 3 val / 6 test), a tiny tokenizer, a private MASKGIT_HOME."""
-    monkeypatch.setenv("MASKGIT_HOME", str(tmp_path / "home"))
-    rng = np.random.default_rng(0)
-    images = tmp_path / "images"
-    images.mkdir()
-    for i in range(60):
-        pixels = np.zeros((16, 16, 3), np.uint8)
-        pixels[:, :, i % 3] = rng.integers(0, 255)
-        pixels[rng.integers(0, 8) :, :8] = 255
-        Image.fromarray(pixels).save(images / f"{i:02d}.png")
-    torch.manual_seed(0)
-    save_checkpoint(tmp_path / "tokenizer.safetensors", tokenizer=VQGAN(TokenizerConfig.preset("tiny")))
-    return tmp_path
 
 
 def overrides(root: Path, out: str = "run", **extra) -> list[str]:
@@ -144,18 +125,29 @@ def test_a_tokenizer_checkpoint_is_required(setup, capsys):
     assert "set `tokenizer` to a tokenizer checkpoint" in capsys.readouterr().err
 
 
+TOKENIZER_SETTINGS = ["preset=tiny", "gan_start_step=2", "discriminator_channels=8", "restart_dead_codes_every=3"]
+
+
 @pytest.mark.skipif(
     shutil.which("torchrun") is None and not Path(sys.executable).with_name("torchrun").exists(),
     reason="torchrun not installed",
 )
-def test_two_processes_under_torchrun_keep_identical_weights_and_only_rank_0_writes(setup):
+@pytest.mark.parametrize("stage", ["transformer", "tokenizer"])
+def test_two_processes_under_torchrun_keep_identical_weights_and_only_rank_0_writes(setup, stage):
     torchrun = shutil.which("torchrun") or str(Path(sys.executable).with_name("torchrun"))
     reports = setup / "reports"
     reports.mkdir()
     # 2 processes x batch 4 = 8 images a step, as in the single-process tests
     args = overrides(setup, out="ddp", batch_size=4)
+    if stage == "tokenizer":  # the tokenizer with every loss on: perceptual, GAN (adaptive weight), code restarts
+        args = [
+            a
+            for a in args
+            if a.split("=")[0] in ("data", "out_dir", "epochs", "batch_size", "checkpoint_every", "log_every")
+        ]
+        args += TOKENIZER_SETTINGS
     run = subprocess.run(
-        [torchrun, "--standalone", "--nproc_per_node=2", str(TESTS / "ddp_worker.py"), str(reports), *args],
+        [torchrun, "--standalone", "--nproc_per_node=2", str(TESTS / "ddp_worker.py"), str(reports), stage, *args],
         capture_output=True,
         text=True,
         timeout=300,

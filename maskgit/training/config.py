@@ -103,8 +103,10 @@ class TokenizerTrainConfig(LoopConfig):
     perceptual_weight: float = 0.1  # EfficientNet-Lite0 features (0: off, no extra package needed)
     gan_weight: float = 0.1  # PatchGAN hinge loss, scaled by the adaptive weight (0: off)
     gan_start_step: int = 2000  # the discriminator joins after this many steps
+    discriminator_channels: int = 64
     restart_dead_codes_every: int = 200  # steps between dead-code restarts (0: never)
     dead_code_threshold: float = 0.03
+    sample_images: int = 16  # val images shown with their reconstructions after every epoch
 
     def tokenizer_config(self) -> TokenizerConfig:
         return replace_config(TokenizerConfig.preset(self.preset), **_tuples(self.model))

@@ -1,0 +1,195 @@
+"""Stage 1: train the VQGAN tokenizer.
+
+Loss = l1 |x - x'| (+ l2 (x - x')^2) + perceptual(x, x') + codebook/commitment
+       + gan_weight * adaptive_weight * hinge generator loss (after gan_start_step),
+and a PatchGAN discriminator trained with the hinge loss. Dead codes are restarted on encoder outputs.
+"""
+
+from __future__ import annotations
+
+import math
+from contextlib import nullcontext
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch.nn.parallel import DistributedDataParallel
+
+from maskgit.checkpoint import save_checkpoint
+from maskgit.data.images import image_grid, save_png, to_uint8
+from maskgit.data.registry import load_images
+from maskgit.tokenizer.metrics import reconstruction_metrics
+from maskgit.tokenizer.vqgan import VQGAN
+from maskgit.training.config import TokenizerTrainConfig
+from maskgit.training.loop import TrainLoop
+from maskgit.training.losses import (
+    PatchDiscriminator,
+    PerceptualLoss,
+    adaptive_gan_weight,
+    hinge_discriminator_loss,
+    hinge_generator_loss,
+)
+from maskgit.training.optim import ModelEMA, adamw, lr_scheduler
+from maskgit.training.runtime import Runtime, autocast, autocast_dtype
+
+
+class TokenizerTrainer(TrainLoop):
+    config: TokenizerTrainConfig
+
+    def __init__(
+        self, config: TokenizerTrainConfig, runtime: Runtime | None = None, resume: bool = False, progress: bool = True
+    ) -> None:
+        super().__init__(config, runtime, progress)
+        device = self.runtime.device
+        model_config = config.tokenizer_config()
+        self.train_images = load_images(config.data, "train", model_config.resolution, model_config.image_channels)
+        self.val_images = load_images(config.data, "val", model_config.resolution, model_config.image_channels)
+        self.model = VQGAN(model_config).to(device)
+        self.network = DistributedDataParallel(self.model) if self.runtime.distributed else self.model
+        self.optimizer = adamw(self.model, config)
+        self.perceptual = PerceptualLoss().to(device) if config.perceptual_weight > 0 else None
+        self.discriminator = None
+        if config.gan_weight > 0:
+            layers = min(3, int(math.log2(model_config.resolution // 4)))  # its last two convs need a 4x4 map
+            self.discriminator = PatchDiscriminator(
+                model_config.image_channels, config.discriminator_channels, layers
+            ).to(device)
+            self.disc_network = (
+                DistributedDataParallel(self.discriminator) if self.runtime.distributed else self.discriminator
+            )
+            self.disc_optimizer = torch.optim.AdamW(
+                self.discriminator.parameters(), lr=config.lr, betas=config.betas, weight_decay=0.0
+            )
+        self.ema = ModelEMA(self.model, config.ema_decay) if config.ema_decay else None
+        self.amp = autocast_dtype(config.precision, device)
+        self.size_run(len(self.train_images))
+        self.scheduler = lr_scheduler(self.optimizer, config, self.total_steps)
+        self.begin(resume)
+
+    def _images(self, order: torch.Tensor, micro: int) -> torch.Tensor:
+        index, generator = self.micro_batch(order, micro)
+        images = self.train_images.tensors(np.sort(index)).to(self.runtime.device)
+        if self.config.flip:
+            flip = (torch.rand(len(index), generator=generator) < 0.5).to(images.device)
+            images = torch.where(flip[:, None, None, None], images.flip(-1), images)
+        return images
+
+    def train_step(self, order: torch.Tensor) -> dict[str, float]:
+        c, device = self.config, self.runtime.device
+        self.network.train()
+        gan_on = self.discriminator is not None and self.step >= c.gan_start_step
+        sums: dict[str, float] = {}
+        for micro in range(c.grad_accum):
+            images = self._images(order, micro)
+            last = micro == c.grad_accum - 1
+            with nullcontext() if last or not self.runtime.distributed else self.network.no_sync():
+                with autocast(self.amp, device):
+                    out = self.network(images)
+                rec = out.reconstruction.float()
+                l1 = (images - rec).abs().mean()
+                nll = c.l1_weight * l1 + (c.l2_weight * F.mse_loss(rec, images) if c.l2_weight else 0.0)
+                if self.perceptual is not None:
+                    perceptual = self.perceptual(images, rec)
+                    nll = nll + c.perceptual_weight * perceptual
+                    sums["perceptual"] = sums.get("perceptual", 0.0) + perceptual.item() / c.grad_accum
+                loss = nll + out.quantizer_loss
+                if gan_on:
+                    self.discriminator.requires_grad_(False)  # type: ignore[union-attr]
+                    g_loss = hinge_generator_loss(self.discriminator(rec))  # type: ignore[misc]
+                    weight = adaptive_gan_weight(nll, g_loss, self.model.decoder.layers[-1].weight)
+                    loss = loss + c.gan_weight * weight * g_loss
+                    sums["gan_weight"] = sums.get("gan_weight", 0.0) + weight.item() / c.grad_accum
+                (loss / c.grad_accum).backward()
+            for key, value in (
+                ("loss", loss),
+                ("l1", l1),
+                ("quantizer", out.quantizer_loss),
+                ("perplexity", out.perplexity),
+            ):
+                sums[key] = sums.get(key, 0.0) + float(value.detach()) / c.grad_accum
+        norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), c.grad_clip or math.inf)
+        if not torch.isfinite(norm):
+            self.optimizer.zero_grad(set_to_none=True)
+            return {**sums, "skipped": 1.0}
+        self.optimizer.step()
+        self.optimizer.zero_grad(set_to_none=True)
+        if c.lr_schedule == "cosine":
+            self.scheduler.step()
+        if gan_on:
+            sums["discriminator"] = self._discriminator_step(images, rec.detach())
+        if c.restart_dead_codes_every and (self.step + 1) % c.restart_dead_codes_every == 0:
+            with torch.no_grad():
+                latents = self.model.encode_latents(images)
+            sums["restarted_codes"] = float(self.model.quantizer.restart_dead_codes(latents, c.dead_code_threshold))
+        if self.ema is not None:
+            self.ema.update(self.model)
+        sums["lr"] = self.optimizer.param_groups[0]["lr"]
+        return sums
+
+    def _discriminator_step(self, real: torch.Tensor, fake: torch.Tensor) -> float:
+        self.discriminator.requires_grad_(True)  # type: ignore[union-attr]
+        with autocast(self.amp, self.runtime.device):
+            logits = self.disc_network(torch.cat([real, fake])).float()  # one pass: DDP wants one forward
+        real_logits, fake_logits = logits.chunk(2)
+        loss = hinge_discriminator_loss(real_logits, fake_logits)
+        loss.backward()
+        self.disc_optimizer.step()
+        self.disc_optimizer.zero_grad(set_to_none=True)
+        return loss.item()
+
+    @property
+    def eval_model(self) -> VQGAN:
+        return self.ema.model if self.ema is not None else self.model  # type: ignore[return-value]
+
+    def validate(self) -> dict[str, float]:
+        """Reconstruction L1 ("loss", picks the best checkpoint), PSNR and codebook use on the val split."""
+        r = self.runtime
+        images = self.val_images.tensors(np.arange(r.rank, len(self.val_images), r.world_size)).to(r.device)
+        metrics = reconstruction_metrics(self.eval_model, images, self.config.batch_size)
+        return {"loss": r.mean(metrics["l1"]), **{k: r.mean(v) for k, v in metrics.items() if k != "l1"}}
+
+    @torch.no_grad()
+    def sample_grid(self, path: Path) -> None:
+        """Pairs of rows: val images, then their reconstructions."""
+        if self.config.sample_images <= 0:
+            return
+        images = self.val_images.tensors(slice(0, self.config.sample_images)).to(self.runtime.device)
+        model = self.eval_model.eval()
+        rec = model.decode(model.encode(images)).clamp(-1, 1)
+        columns = min(8, len(images))
+        rows = [to_uint8(images), to_uint8(rec)]
+        grids = [image_grid(row[i : i + columns], columns) for i in range(0, len(images), columns) for row in rows]
+        save_png(np.concatenate(grids, axis=0), path)
+
+    def export(self, path: Path) -> None:
+        if self.runtime.is_main:
+            extra = {"step": self.step, "epoch": self.epoch, "data": self.config.data, "best_val_l1": self.best_val}
+            save_checkpoint(path, tokenizer=self.eval_model, extra=extra)
+
+    def model_state(self) -> dict[str, Any]:
+        state: dict[str, Any] = {
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(),
+            "ema": self.ema.model.state_dict() if self.ema is not None else None,
+        }
+        if self.discriminator is not None:
+            state["discriminator"] = self.discriminator.state_dict()
+            state["disc_optimizer"] = self.disc_optimizer.state_dict()
+        return state
+
+    def load_model_state(self, saved: dict[str, Any]) -> None:
+        self.model.load_state_dict(saved["model"])
+        self.optimizer.load_state_dict(saved["optimizer"])
+        self.scheduler.load_state_dict(saved["scheduler"])
+        if self.ema is not None:
+            self.ema.model.load_state_dict(saved["ema"])
+        if self.discriminator is not None:
+            self.discriminator.load_state_dict(saved["discriminator"])
+            self.disc_optimizer.load_state_dict(saved["disc_optimizer"])
+
+    def after_validation(self, metrics: dict[str, float]) -> None:
+        if self.config.lr_schedule == "plateau":
+            self.scheduler.step(metrics["loss"])
