@@ -87,7 +87,9 @@ def cmd_data_show(args: argparse.Namespace) -> None:
 
     from maskgit.data import image_grid, load_images, save_png
 
-    splits = {split: load_images(args.name, split, args.resolution) for split in ("train", "val", "test")}
+    splits = {
+        split: load_images(args.name, split, args.resolution, strict=args.strict) for split in ("train", "val", "test")
+    }
     for split, images in splits.items():
         line = f"{split:<5} {len(images):>6} images, {images.resolution}x{images.resolution}x{images.channels}"
         if images.labels is not None and images.class_names:
@@ -175,6 +177,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--resolution", type=int, default=None, help="resize to this side (default: the data's own)")
     p.add_argument("--count", type=int, default=32, help="images in the grid (default 32)")
     p.add_argument("--out", help="grid PNG path (default NAME-samples.png)")
+    p.add_argument("--strict", action="store_true", help="refuse unreadable image files instead of skipping them")
     p.set_defaults(run=cmd_data_show)
     p = data.add_parser("masks", help="write a deterministic set of inpainting masks as PNGs")
     p.add_argument("--kind", default="strokes", choices=["strokes", "boxes", "outpaint"])

@@ -206,3 +206,22 @@ def test_masks_round_trip_through_png_files_white_known_black_missing(tmp_path):
         read_mask(paths[0], resolution=64)
     with pytest.raises(DataError, match="unknown mask kind 'blobs'"):
         make_masks("blobs", 1, 32)
+
+
+def test_the_lab_inpainting_set_pairs_masked_images_with_masks(tmp_path):
+    from maskgit.data import load_inpainting_set
+
+    (tmp_path / "cat_face" / "masked_image").mkdir(parents=True)
+    (tmp_path / "mask64").mkdir()
+    for i in range(3):
+        Image.new("RGB", (64, 64), (i, i, i)).save(tmp_path / "cat_face" / "masked_image" / f"image_{i:03d}.png")
+    write_masks(make_masks("boxes", 3, 64, seed=1), tmp_path / "mask64")
+    images, masks = load_inpainting_set(f"lab:{tmp_path}", 64)
+    assert len(images) == 3 and masks.shape == (3, 64, 64)
+    assert np.array_equal(masks, make_masks("boxes", 3, 64, seed=1))
+    (tmp_path / "mask64" / "mask_002.png").unlink()
+    with pytest.raises(DataError, match="3 masked images but 2 masks"):
+        load_inpainting_set(f"lab:{tmp_path}", 64)
+    write_masks(make_masks("boxes", 3, 32, seed=1), tmp_path / "mask64")
+    with pytest.raises(DataError, match="is 32x32, expected 64x64"):
+        load_inpainting_set(f"lab:{tmp_path}", 64)

@@ -160,3 +160,19 @@ def test_two_processes_under_torchrun_keep_identical_weights_and_only_rank_0_wri
     assert rank0["state_saves"] == 7 and rank1["state_saves"] == 0  # steps 2, 4, ..., 12 and the end
     records = [json.loads(line) for line in (setup / "ddp" / "metrics.jsonl").read_text().splitlines()]
     assert [r["step"] for r in records if "train/loss" in r] == list(range(1, 13))  # one writer
+
+
+def test_non_finite_losses_are_skipped_and_training_stops_if_they_persist(setup, monkeypatch):
+    import maskgit.training.transformer_trainer as stage2
+
+    real_loss = stage2.mvtm_loss
+    monkeypatch.setattr(stage2, "mvtm_loss", lambda *args, **kwargs: real_loss(*args, **kwargs) * float("nan"))
+    with pytest.raises(TrainingError, match="20 steps in a row had non-finite losses"):
+        train(setup, epochs=4)
+    latest = sorted((setup / "run" / "checkpoints").glob("step_*.pt"))[-1]
+    state = torch.load(latest, weights_only=False)
+    fresh = TransformerTrainer(
+        load_train_config(TransformerTrainConfig, None, overrides(setup, out="fresh")), progress=False
+    )
+    for name, value in fresh.model.state_dict().items():
+        assert torch.equal(state["model"][name], value), name  # no NaN step was ever applied

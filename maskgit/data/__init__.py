@@ -3,7 +3,7 @@
 from maskgit.data.emoji import fetch_emoji, load_emoji
 from maskgit.data.images import ImageSet, image_grid, save_png, to_tensor, to_uint8
 from maskgit.data.masks import MASK_KINDS, benchmark_masks, make_masks, read_mask, write_masks
-from maskgit.data.registry import DATASETS, load_images
+from maskgit.data.registry import DATASETS, load_images, load_inpainting_set
 
 __all__ = [
     "DATASETS",
@@ -14,6 +14,7 @@ __all__ = [
     "image_grid",
     "load_emoji",
     "load_images",
+    "load_inpainting_set",
     "make_masks",
     "read_mask",
     "save_png",

@@ -42,6 +42,7 @@ class LoopConfig:
     log_every: int = 20
     seed: int = 0
     flip: bool = True  # horizontal-flip augmentation
+    strict_data: bool = False  # refuse unreadable image files instead of skipping them with a warning
 
     def check(self) -> None:
         require(

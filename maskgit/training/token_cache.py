@@ -18,6 +18,7 @@ from tqdm import tqdm
 from maskgit.batching import CPU_MICRO_BATCH
 from maskgit.data.folder import IMAGE_SUFFIXES
 from maskgit.data.images import ImageSet
+from maskgit.errors import DataError
 from maskgit.fileio import atomic_write, maskgit_home
 from maskgit.tokenizer.vqgan import VQGAN
 
@@ -82,6 +83,9 @@ def load_or_build(
         tokens = tokenize(tokenizer, images, flip, device, progress)
         labels = images.labels if images.labels is not None else np.zeros(0, dtype=np.int64)
         atomic_write(path, lambda tmp: np.savez(open(tmp, "wb"), tokens=tokens, labels=labels))  # noqa: SIM115
-    with np.load(path) as data:
-        labels = data["labels"] if len(data["labels"]) else None
-        return TokenSet(tokens=data["tokens"], labels=labels)
+    try:
+        with np.load(path) as data:
+            labels = data["labels"] if len(data["labels"]) else None
+            return TokenSet(tokens=data["tokens"], labels=labels)
+    except (OSError, ValueError, KeyError) as error:
+        raise DataError(f"the token cache {path} is unreadable ({error}): delete it and it is rebuilt") from error

@@ -44,8 +44,12 @@ class TokenizerTrainer(TrainLoop):
         super().__init__(config, runtime, progress)
         device = self.runtime.device
         model_config = config.tokenizer_config()
-        self.train_images = load_images(config.data, "train", model_config.resolution, model_config.image_channels)
-        self.val_images = load_images(config.data, "val", model_config.resolution, model_config.image_channels)
+        self.train_images = load_images(
+            config.data, "train", model_config.resolution, model_config.image_channels, config.strict_data
+        )
+        self.val_images = load_images(
+            config.data, "val", model_config.resolution, model_config.image_channels, config.strict_data
+        )
         self.model = VQGAN(model_config).to(device)
         self.network = DistributedDataParallel(self.model) if self.runtime.distributed else self.model
         self.optimizer = adamw(self.model, config)

@@ -47,7 +47,7 @@ class TransformerTrainer(TrainLoop):
         self.tokenizer = loaded.tokenizer.requires_grad_(False)
         self.tokenizer_hash = file_hash(Path(config.tokenizer))
         t = self.tokenizer.config
-        self.val_images = load_images(config.data, "val", t.resolution, t.image_channels)
+        self.val_images = load_images(config.data, "val", t.resolution, t.image_channels, config.strict_data)
         self.train_tokens = self._tokens("train", config.flip)
         self.val_tokens = self._tokens("val", False, self.val_images)
 
@@ -71,7 +71,9 @@ class TransformerTrainer(TrainLoop):
         path = cache_path(self.config.data, split, self.tokenizer_hash, flip)
         if self.runtime.is_main and not path.is_file():
             t = self.tokenizer.config
-            images = images or load_images(self.config.data, split, t.resolution, t.image_channels)
+            images = images or load_images(
+                self.config.data, split, t.resolution, t.image_channels, self.config.strict_data
+            )
             load_or_build(path, self.tokenizer, images, flip, self.runtime.device, True, self.progress)
         self.runtime.barrier()  # the other processes read what rank 0 wrote
         return load_or_build(path, self.tokenizer, images, flip, self.runtime.device, False, False)  # type: ignore[arg-type]
