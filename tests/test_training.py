@@ -103,8 +103,8 @@ def test_a_killed_training_process_resumes_from_its_last_checkpoint(setup):
     assert second.returncode == 0, second.stderr
     assert "trained 360 steps" in second.stdout
     records = [json.loads(line) for line in (setup / "run" / "metrics.jsonl").read_text().splitlines()]
-    resumed_steps = [r["step"] for r in records if "train/loss" in r][-(360 - killed_at) :]
-    assert resumed_steps == list(range(killed_at + 1, 361))  # picked up right after the checkpoint
+    train_steps = [r["step"] for r in records if "train/loss" in r]
+    assert train_steps == list(range(1, 361))  # once each: what was logged after the checkpoint was redone
     MaskGIT.load(setup / "run" / "model.safetensors")
 
 

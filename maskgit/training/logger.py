@@ -10,6 +10,8 @@ from typing import Any
 
 from tqdm import tqdm
 
+from maskgit.fileio import atomic_write
+
 
 class MetricLogger:
     """Writes one JSON line per log call to <out_dir>/metrics.jsonl and the same scalars to <out_dir>/tb/."""
@@ -22,7 +24,11 @@ class MetricLogger:
         if not enabled:
             return
         out_dir.mkdir(parents=True, exist_ok=True)
-        self.file = open(out_dir / "metrics.jsonl", "a")  # noqa: SIM115 - open for the run's lifetime
+        path = out_dir / "metrics.jsonl"
+        if path.is_file():  # a resumed run: forget what was logged after the checkpoint it resumes from
+            kept = [line for line in path.read_text().splitlines() if json.loads(line)["step"] <= initial_step]
+            atomic_write(path, lambda tmp: tmp.write_text("".join(f"{line}\n" for line in kept)))
+        self.file = open(path, "a")  # noqa: SIM115 - open for the run's lifetime
         from tensorboardX import SummaryWriter
 
         self.writer = SummaryWriter(str(out_dir / "tb"), purge_step=initial_step or None)
