@@ -138,6 +138,28 @@ def cmd_train(args: argparse.Namespace) -> None:
         stop_runtime()
 
 
+def cmd_tokenizer_metrics(args: argparse.Namespace) -> None:
+    """Reconstruction L1 / PSNR / codebook use of a tokenizer on a dataset split."""
+    import json
+
+    from maskgit.checkpoint import load_checkpoint
+    from maskgit.data import load_images
+    from maskgit.errors import InputError
+    from maskgit.tokenizer.metrics import reconstruction_metrics
+
+    tokenizer = load_checkpoint(args.model).tokenizer
+    if tokenizer is None:
+        raise InputError(f"{args.model} holds no tokenizer")
+    c = tokenizer.config
+    images = load_images(args.data, args.split, c.resolution, c.image_channels)
+    metrics = reconstruction_metrics(tokenizer, images.tensors())
+    print(
+        f"{args.data} {args.split} ({len(images)} images): L1 {metrics['l1']:.4f} (0-1 scale), "
+        f"PSNR {metrics['psnr']:.2f} dB, codes used {metrics['code_usage']:.1%}, perplexity {metrics['perplexity']:.0f}"
+    )
+    print(json.dumps({"data": args.data, "split": args.split, "images": len(images), **metrics}))
+
+
 def _add_training_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", help="a YAML file from configs/ (or your own)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config value")
@@ -161,6 +183,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("train", help="train the transformer (stage 2) on a tokenizer's tokens; torchrun-ready")
     _add_training_arguments(p)
     p.set_defaults(run=cmd_train)
+
+    p = sub.add_parser("tokenizer-metrics", help="a tokenizer's reconstruction L1, PSNR and codebook use")
+    p.add_argument("--model", required=True, help="a checkpoint holding a tokenizer")
+    p.add_argument("--data", default="emoji")
+    p.add_argument("--split", default="test", choices=["train", "val", "test"])
+    p.set_defaults(run=cmd_tokenizer_metrics)
 
     data = sub.add_parser("data", help="datasets and inpainting masks").add_subparsers(
         dest="data_command", required=True, metavar="ACTION"

@@ -53,3 +53,22 @@ def test_data_show_counts_the_splits_and_writes_a_sample_grid(tmp_path, capsys):
 def test_data_errors_are_one_line(capsys):
     assert main(["data", "show", "folder:/no/such/folder"]) == 2
     assert capsys.readouterr().err.strip() == "maskgit: error: /no/such/folder is not a folder"
+
+
+def test_tokenizer_metrics_reports_l1_and_psnr(setup, capsys):
+    import json
+
+    assert (
+        main(
+            [
+                "tokenizer-metrics",
+                "--model",
+                str(setup / "tokenizer.safetensors"),
+                "--data",
+                f"folder:{setup / 'images'}",
+            ]
+        )
+        == 0
+    )
+    figures = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert figures["images"] == 6 and 0 < figures["l1"] < 1 and figures["psnr"] > 0
