@@ -10,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -176,3 +177,18 @@ def test_non_finite_losses_are_skipped_and_training_stops_if_they_persist(setup,
     )
     for name, value in fresh.model.state_dict().items():
         assert torch.equal(state["model"][name], value), name  # no NaN step was ever applied
+
+
+def test_a_class_conditional_model_learns_from_the_dataset_labels(setup, monkeypatch):
+    from tests.test_data import write_idx
+
+    monkeypatch.setattr("maskgit.data.fashion_mnist.VAL_IMAGES", 4)
+    rng = np.random.default_rng(0)
+    for prefix, count in (("train", 44), ("t10k", 4)):
+        write_idx(setup / f"{prefix}-images-idx3-ubyte.gz", rng.integers(0, 256, (count, 28, 28)))
+        write_idx(setup / f"{prefix}-labels-idx1-ubyte.gz", np.arange(count) % 10)
+    trainer = train(setup, data=f"fashion-mnist:{setup}", class_conditional=True, epochs=1)
+    assert trainer.model.config.num_classes == 10
+    model = MaskGIT.load(setup / "run" / "model.safetensors")
+    samples = model.generate(2, class_ids=torch.tensor([3, 7]), generator=torch.Generator().manual_seed(0))
+    assert samples.images.shape == (2, 3, 16, 16)

@@ -75,14 +75,16 @@ def tokenize(tokenizer: VQGAN, images: ImageSet, flip: bool, device: torch.devic
     return torch.cat(views).numpy().astype(dtype)
 
 
-def load_or_build(
-    path: Path, tokenizer: VQGAN, images: ImageSet, flip: bool, device: torch.device, build: bool, progress: bool
-) -> TokenSet:
-    """Read the cache at `path`; if it is missing and `build`, tokenize and write it first (atomically)."""
-    if not path.is_file() and build:
-        tokens = tokenize(tokenizer, images, flip, device, progress)
-        labels = images.labels if images.labels is not None else np.zeros(0, dtype=np.int64)
-        atomic_write(path, lambda tmp: np.savez(open(tmp, "wb"), tokens=tokens, labels=labels))  # noqa: SIM115
+def write_tokens(
+    path: Path, tokenizer: VQGAN, images: ImageSet, flip: bool, device: torch.device, progress: bool
+) -> None:
+    """Tokenize a split and save it (atomically) with its labels."""
+    tokens = tokenize(tokenizer, images, flip, device, progress)
+    labels = images.labels if images.labels is not None else np.zeros(0, dtype=np.int64)
+    atomic_write(path, lambda tmp: np.savez(open(tmp, "wb"), tokens=tokens, labels=labels))  # noqa: SIM115
+
+
+def read_tokens(path: Path) -> TokenSet:
     try:
         with np.load(path) as data:
             labels = data["labels"] if len(data["labels"]) else None

@@ -12,6 +12,7 @@ import torch
 from torch.nn.parallel import DistributedDataParallel
 
 from maskgit.checkpoint import load_checkpoint, save_checkpoint
+from maskgit.config import replace_config
 from maskgit.data.images import ImageSet, image_grid, save_png, to_uint8
 from maskgit.data.masks import benchmark_masks
 from maskgit.data.registry import load_images
@@ -23,7 +24,7 @@ from maskgit.training.config import TransformerTrainConfig
 from maskgit.training.loop import TrainLoop
 from maskgit.training.optim import ModelEMA, adamw, lr_scheduler
 from maskgit.training.runtime import Runtime, autocast, autocast_dtype
-from maskgit.training.token_cache import TokenSet, cache_path, file_hash, load_or_build
+from maskgit.training.token_cache import TokenSet, cache_path, file_hash, read_tokens, write_tokens
 from maskgit.transformer.model import BidirectionalTransformer
 
 
@@ -56,7 +57,7 @@ class TransformerTrainer(TrainLoop):
             if self.train_tokens.labels is None or self.val_tokens.labels is None:
                 raise TrainingError(f"class_conditional needs labels, and {config.data} has none")
             num_classes = int(max(self.train_tokens.labels.max(), self.val_tokens.labels.max())) + 1
-            model_config = type(model_config)(**{**model_config.__dict__, "num_classes": num_classes})
+            model_config = replace_config(model_config, num_classes=num_classes)
         self.model = BidirectionalTransformer(model_config).to(device)
         self.network = DistributedDataParallel(self.model) if self.runtime.distributed else self.model
         self.optimizer = adamw(self.model, config)
@@ -74,9 +75,9 @@ class TransformerTrainer(TrainLoop):
             images = images or load_images(
                 self.config.data, split, t.resolution, t.image_channels, self.config.strict_data
             )
-            load_or_build(path, self.tokenizer, images, flip, self.runtime.device, True, self.progress)
+            write_tokens(path, self.tokenizer, images, flip, self.runtime.device, self.progress)
         self.runtime.barrier()  # the other processes read what rank 0 wrote
-        return load_or_build(path, self.tokenizer, images, flip, self.runtime.device, False, False)  # type: ignore[arg-type]
+        return read_tokens(path)
 
     def _batch(self, order: torch.Tensor, micro: int) -> tuple[torch.Tensor, torch.Tensor | None, torch.Generator]:
         index, generator = self.micro_batch(order, micro)
