@@ -84,7 +84,16 @@ def test_dead_codes_are_restarted_on_encoder_outputs():
     restarted = quantizer.restart_dead_codes(latents, threshold=0.03)
     assert restarted == 7
     assert quantizer.codebook.weight[1:].abs().max() < 0.1  # moved next to the latents at 0
-    assert quantizer.restart_dead_codes(latents) == 0  # usage reset: no longer dead
+    spread = quantizer.codebook.weight.detach().clone().T.reshape(1, 2, 2, 4)  # one latent on each code
+    for _ in range(30):
+        quantizer(spread)
+    assert quantizer.restart_dead_codes(spread) == 0  # every code is chosen now: none is dead
+
+
+def test_unused_codes_are_dead_from_the_first_check():
+    quantizer = VectorQuantizer(codebook_size=8, dim=2).train()
+    quantizer(torch.zeros(1, 2, 2, 2))  # one batch, which chooses a single code
+    assert quantizer.restart_dead_codes(torch.zeros(4, 2)) == 7
 
 
 def test_wrong_images_are_input_errors():

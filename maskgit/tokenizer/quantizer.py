@@ -42,8 +42,9 @@ class VectorQuantizer(nn.Module):
         self.ema_decay = ema_decay
         self.codebook = nn.Embedding(codebook_size, dim)  # (K, D)
         nn.init.uniform_(self.codebook.weight, -1.0 / codebook_size, 1.0 / codebook_size)
-        # Fraction of assignments each code received, EMA over training batches; sums to 1.
-        self.register_buffer("code_usage", torch.full((codebook_size,), 1.0 / codebook_size))
+        # Fraction of assignments each code received, EMA over training batches. It starts at 0, so a code
+        # that no latent chooses counts as dead at the first restart check, not hundreds of steps later.
+        self.register_buffer("code_usage", torch.zeros(codebook_size))
         if ema:
             self.codebook.weight.requires_grad_(False)
             self.register_buffer("ema_cluster_size", torch.zeros(codebook_size))
@@ -116,7 +117,7 @@ class VectorQuantizer(nn.Module):
         if _distributed():  # all ranks take rank 0's choice
             dist.broadcast(new_codes, src=0)
         self.codebook.weight[dead] = new_codes.to(self.codebook.weight.dtype)
-        self.code_usage[dead] = 1.0 / self.codebook_size
+        self.code_usage[dead] = 0.0  # restarted again at the next check unless latents start choosing it
         if self.ema:
             self.ema_cluster_size[dead] = 1.0
             self.ema_code_sum[dead] = new_codes
