@@ -21,6 +21,7 @@ from maskgit.errors import TrainingError
 from maskgit.training import state as states
 from maskgit.training.config import LoopConfig, differences, save_train_config
 from maskgit.training.logger import MetricLogger
+from maskgit.training.optim import ModelEMA
 from maskgit.training.runtime import Runtime, seed_everything, start_runtime, step_generator
 
 # Fields that may change between a run and its resumption; any other change is an error.
@@ -29,7 +30,13 @@ MAX_SKIPPED_STEPS = 20  # consecutive non-finite steps before training gives up
 
 
 class TrainLoop:
+    """A stage sets model, optimizer, scheduler (and ema, or None) before calling size_run and begin."""
+
     config: LoopConfig
+    model: torch.nn.Module
+    optimizer: torch.optim.Optimizer
+    scheduler: Any
+    ema: ModelEMA | None = None
     tokens_per_image = 0  # stage 2 sets it, to log tokens/s
 
     def __init__(self, config: LoopConfig, runtime: Runtime | None, progress: bool) -> None:
@@ -56,18 +63,55 @@ class TrainLoop:
     def export(self, path: Path) -> None:
         raise NotImplementedError
 
-    def model_state(self) -> dict[str, Any]:
-        raise NotImplementedError
-
-    def load_model_state(self, saved: dict[str, Any]) -> None:
-        raise NotImplementedError
-
     def fingerprint(self) -> dict[str, str]:
         """Facts beyond the config that a resumed run must share (e.g. the tokenizer's hash)."""
         return {}
 
+    # -- what both stages share -------------------------------------------------------------------------------
+
+    @property
+    def eval_model(self) -> Any:
+        """The weights to validate and export: the EMA copy if there is one."""
+        return self.ema.model if self.ema is not None else self.model
+
+    def model_state(self) -> dict[str, Any]:
+        """What a checkpoint holds besides the loop's counters (a stage adds its own parts)."""
+        return {
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(),
+            "ema": self.ema.model.state_dict() if self.ema is not None else None,
+        }
+
+    def load_model_state(self, saved: dict[str, Any]) -> None:
+        self.model.load_state_dict(saved["model"])
+        self.optimizer.load_state_dict(saved["optimizer"])
+        self.scheduler.load_state_dict(saved["scheduler"])
+        if self.ema is not None:
+            self.ema.model.load_state_dict(saved["ema"])
+
+    def apply_gradients(self) -> float | None:
+        """Clip the gradients, then step the optimizer, the LR schedule and the EMA.
+
+        Returns the gradient norm, or None (and no step) when it is not finite. Gradients are already
+        all-reduced across processes, so every process skips the same steps.
+        """
+        norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.config.grad_clip or math.inf)
+        if not torch.isfinite(norm):
+            self.optimizer.zero_grad(set_to_none=True)
+            return None
+        self.optimizer.step()
+        self.optimizer.zero_grad(set_to_none=True)
+        if self.config.lr_schedule == "cosine":
+            self.scheduler.step()
+        if self.ema is not None:
+            self.ema.update(self.model)
+        return float(norm)
+
     def after_validation(self, metrics: dict[str, float]) -> None:
-        """Called with each epoch's validation metrics (e.g. for ReduceLROnPlateau)."""
+        """Each epoch's validation metrics drive ReduceLROnPlateau (the cosine schedule steps per step)."""
+        if self.config.lr_schedule == "plateau":
+            self.scheduler.step(metrics["loss"])
 
     # -- the loop -------------------------------------------------------------------------------------------
 

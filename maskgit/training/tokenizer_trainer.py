@@ -113,22 +113,14 @@ class TokenizerTrainer(TrainLoop):
                 ("perplexity", out.perplexity),
             ):
                 sums[key] = sums.get(key, 0.0) + float(value.detach()) / c.grad_accum
-        norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), c.grad_clip or math.inf)
-        if not torch.isfinite(norm):
-            self.optimizer.zero_grad(set_to_none=True)
+        if self.apply_gradients() is None:
             return {**sums, "skipped": 1.0}
-        self.optimizer.step()
-        self.optimizer.zero_grad(set_to_none=True)
-        if c.lr_schedule == "cosine":
-            self.scheduler.step()
         if gan_on:
             sums["discriminator"] = self._discriminator_step(images, rec.detach())
         if c.restart_dead_codes_every and (self.step + 1) % c.restart_dead_codes_every == 0:
             with torch.no_grad():
                 latents = self.model.encode_latents(images)
             sums["restarted_codes"] = float(self.model.quantizer.restart_dead_codes(latents, c.dead_code_threshold))
-        if self.ema is not None:
-            self.ema.update(self.model)
         sums["lr"] = self.optimizer.param_groups[0]["lr"]
         return sums
 
@@ -142,10 +134,6 @@ class TokenizerTrainer(TrainLoop):
         self.disc_optimizer.step()
         self.disc_optimizer.zero_grad(set_to_none=True)
         return loss.item()
-
-    @property
-    def eval_model(self) -> VQGAN:
-        return self.ema.model if self.ema is not None else self.model  # type: ignore[return-value]
 
     def validate(self) -> dict[str, float]:
         """Reconstruction L1 ("loss", picks the best checkpoint), PSNR and codebook use on the val split."""
@@ -173,27 +161,14 @@ class TokenizerTrainer(TrainLoop):
             save_checkpoint(path, tokenizer=self.eval_model, extra=extra)
 
     def model_state(self) -> dict[str, Any]:
-        state: dict[str, Any] = {
-            "model": self.model.state_dict(),
-            "optimizer": self.optimizer.state_dict(),
-            "scheduler": self.scheduler.state_dict(),
-            "ema": self.ema.model.state_dict() if self.ema is not None else None,
-        }
+        state = super().model_state()
         if self.discriminator is not None:
             state["discriminator"] = self.discriminator.state_dict()
             state["disc_optimizer"] = self.disc_optimizer.state_dict()
         return state
 
     def load_model_state(self, saved: dict[str, Any]) -> None:
-        self.model.load_state_dict(saved["model"])
-        self.optimizer.load_state_dict(saved["optimizer"])
-        self.scheduler.load_state_dict(saved["scheduler"])
-        if self.ema is not None:
-            self.ema.model.load_state_dict(saved["ema"])
+        super().load_model_state(saved)
         if self.discriminator is not None:
             self.discriminator.load_state_dict(saved["discriminator"])
             self.disc_optimizer.load_state_dict(saved["disc_optimizer"])
-
-    def after_validation(self, metrics: dict[str, float]) -> None:
-        if self.config.lr_schedule == "plateau":
-            self.scheduler.step(metrics["loss"])

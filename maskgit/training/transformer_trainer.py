@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import math
 from contextlib import nullcontext
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
@@ -107,26 +105,10 @@ class TransformerTrainer(TrainLoop):
                 )
                 (loss / c.grad_accum).backward()
             total_loss += loss.item() / c.grad_accum
-        norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), c.grad_clip or math.inf)
-        if not torch.isfinite(norm):  # gradients are all-reduced, so every process skips together
-            self.optimizer.zero_grad(set_to_none=True)
+        norm = self.apply_gradients()
+        if norm is None:
             return {"loss": total_loss, "skipped": 1.0}
-        self.optimizer.step()
-        self.optimizer.zero_grad(set_to_none=True)
-        if c.lr_schedule == "cosine":
-            self.scheduler.step()
-        if self.ema is not None:
-            self.ema.update(self.model)
-        lr = self.optimizer.param_groups[0]["lr"]
-        return {"loss": total_loss, "grad_norm": float(norm), "lr": lr}
-
-    def after_validation(self, metrics: dict[str, float]) -> None:
-        if self.config.lr_schedule == "plateau":
-            self.scheduler.step(metrics["loss"])
-
-    @property
-    def eval_model(self) -> BidirectionalTransformer:
-        return self.ema.model if self.ema is not None else self.model  # type: ignore[return-value]
+        return {"loss": total_loss, "grad_norm": norm, "lr": self.optimizer.param_groups[0]["lr"]}
 
     @torch.no_grad()
     def validate(self) -> dict[str, float]:
@@ -169,21 +151,6 @@ class TransformerTrainer(TrainLoop):
         if self.runtime.is_main:
             extra = {"step": self.step, "epoch": self.epoch, "data": self.config.data, "best_val_loss": self.best_val}
             save_checkpoint(path, tokenizer=self.tokenizer, transformer=self.eval_model, extra=extra)
-
-    def model_state(self) -> dict[str, Any]:
-        return {
-            "model": self.model.state_dict(),
-            "optimizer": self.optimizer.state_dict(),
-            "scheduler": self.scheduler.state_dict(),
-            "ema": self.ema.model.state_dict() if self.ema is not None else None,
-        }
-
-    def load_model_state(self, saved: dict[str, Any]) -> None:
-        self.model.load_state_dict(saved["model"])
-        self.optimizer.load_state_dict(saved["optimizer"])
-        self.scheduler.load_state_dict(saved["scheduler"])
-        if self.ema is not None:
-            self.ema.model.load_state_dict(saved["ema"])
 
     def fingerprint(self) -> dict[str, str]:
         return {"tokenizer checkpoint's contents": self.tokenizer_hash}
