@@ -23,9 +23,12 @@ def default_micro_batch(device: torch.device) -> int | None:
 def in_micro_batches(fn: Callable[..., Tensor], *inputs: Tensor | None, size: int | None) -> Tensor:
     """fn(*inputs) computed on slices of `size` rows along dim 0 and concatenated (None inputs pass through).
 
-    size None or >= the batch runs fn once on the whole batch.
+    size None picks default_micro_batch for the inputs' device; a size >= the batch (or a GPU's default)
+    runs fn once on the whole batch.
     """
-    batch = next(t for t in inputs if t is not None).shape[0]
+    first = next(t for t in inputs if t is not None)
+    batch = first.shape[0]
+    size = size or default_micro_batch(first.device)
     if size is None or size >= batch:
         return fn(*inputs)
     if size < 1:

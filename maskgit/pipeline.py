@@ -8,7 +8,7 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
-from maskgit.batching import default_micro_batch, in_micro_batches
+from maskgit.batching import in_micro_batches
 from maskgit.decoding.config import DecodeConfig
 from maskgit.decoding.parallel_decode import DecodeStep, Generators, decode_tokens
 from maskgit.decoding.token_mask import as_pixel_mask, composite, pixel_mask_to_token_mask
@@ -113,7 +113,6 @@ class MaskGIT(nn.Module):
         self.tokenizer.check_images(images)
         mask = as_pixel_mask(pixel_mask, images).to(images.device)
         grid = self.tokenizer.config.grid_size
-        micro_batch = micro_batch or default_micro_batch(images.device)
         tokens = in_micro_batches(self.tokenizer.encode, images, size=micro_batch).flatten(1)  # (B, N)
         token_mask = pixel_mask_to_token_mask(mask, grid, coverage_threshold)  # (B, N)
         result = decode_tokens(
@@ -147,7 +146,6 @@ class MaskGIT(nn.Module):
         n = self.transformer.config.num_tokens
         tokens = torch.zeros(num_images, n, dtype=torch.int64, device=self.device)
         token_mask = torch.ones(num_images, n, dtype=torch.bool, device=self.device)
-        micro_batch = micro_batch or default_micro_batch(self.device)
         result = decode_tokens(
             self.transformer, tokens, token_mask, config, generator, class_ids, return_trace, amp_dtype, micro_batch
         )
@@ -158,5 +156,4 @@ class MaskGIT(nn.Module):
 
     def decode_tokens_to_images(self, tokens: Tensor, micro_batch: int | None = None) -> Tensor:
         """(B, h, w) token ids -> (B, C, H, W) images clamped to [-1, 1], in micro-batches."""
-        size = micro_batch or default_micro_batch(tokens.device)
-        return in_micro_batches(self.tokenizer.decode, tokens, size=size).clamp(-1, 1)
+        return in_micro_batches(self.tokenizer.decode, tokens, size=micro_batch).clamp(-1, 1)

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import Tensor
 
-from maskgit.batching import default_micro_batch, in_micro_batches
+from maskgit.batching import in_micro_batches
 from maskgit.decoding.config import DecodeConfig
 from maskgit.errors import InputError
 from maskgit.masking.schedules import gamma
@@ -161,7 +161,6 @@ def decode_tokens(
     predicted = current.clone()
     autocast = torch.autocast(tokens.device.type, dtype=amp_dtype) if amp_dtype is not None else nullcontext()
     positions = torch.arange(n_tokens, device=tokens.device)
-    micro_batch = micro_batch or default_micro_batch(tokens.device)
 
     def predict(inputs: Tensor, classes: Tensor | None) -> Tensor:
         return guided_logits(transformer, inputs, classes, config.cfg_scale)

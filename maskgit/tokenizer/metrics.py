@@ -6,7 +6,7 @@ import math
 
 import torch
 
-from maskgit.batching import default_micro_batch, in_micro_batches
+from maskgit.batching import in_micro_batches
 from maskgit.tokenizer.vqgan import VQGAN
 
 
@@ -16,11 +16,10 @@ def reconstruction_metrics(tokenizer: VQGAN, images: torch.Tensor, batch_size: i
     averaged); code_usage is the fraction of codes that encode at least one token; perplexity is exp(entropy)."""
     tokenizer.eval()
     l1, psnr, counts = 0.0, 0.0, torch.zeros(tokenizer.config.codebook_size)
-    micro = default_micro_batch(images.device)
     for start in range(0, len(images), batch_size):
         x = images[start : start + batch_size]
-        tokens = in_micro_batches(tokenizer.encode, x, size=micro)
-        rec = in_micro_batches(tokenizer.decode, tokens, size=micro).clamp(-1, 1)
+        tokens = in_micro_batches(tokenizer.encode, x, size=None)
+        rec = in_micro_batches(tokenizer.decode, tokens, size=None).clamp(-1, 1)
         diff = (rec - x) / 2  # on the [0, 1] scale
         l1 += diff.abs().mean(dim=(1, 2, 3)).sum().item()
         mse = diff.pow(2).mean(dim=(1, 2, 3)).clamp_min(1e-10)
