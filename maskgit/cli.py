@@ -190,6 +190,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--split", default="test", choices=["train", "val", "test"])
     p.set_defaults(run=cmd_tokenizer_metrics)
 
+    from maskgit.evaluation.cli import add_commands
+
+    add_commands(sub)
+
     data = sub.add_parser("data", help="datasets and inpainting masks").add_subparsers(
         dest="data_command", required=True, metavar="ACTION"
     )

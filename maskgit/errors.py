@@ -26,3 +26,7 @@ class DataError(MaskGitError):
 
 class TrainingError(MaskGitError):
     """Training cannot start or go on: a mismatched resume, diverging losses, a broken run folder."""
+
+
+class MetricError(MaskGitError):
+    """A score cannot be computed from the given images (too few, degenerate features)."""

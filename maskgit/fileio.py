@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -22,3 +23,12 @@ def atomic_write(path: Path, write: Callable[[Path], object]) -> None:
 def maskgit_home() -> Path:
     """The cache folder for data: $MASKGIT_HOME, else ~/.cache/maskgit."""
     return Path(os.environ.get("MASKGIT_HOME") or Path.home() / ".cache" / "maskgit")
+
+
+def file_hash(path: Path, length: int = 16) -> str:
+    """The first `length` hex digits of a file's SHA-256 (cache keys, model fingerprints)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()[:length]

@@ -11,7 +11,7 @@ from torch import Tensor, nn
 from maskgit.batching import in_micro_batches
 from maskgit.decoding.config import DecodeConfig
 from maskgit.decoding.parallel_decode import DecodeStep, Generators, decode_tokens
-from maskgit.decoding.token_mask import as_pixel_mask, composite, pixel_mask_to_token_mask
+from maskgit.decoding.token_mask import as_pixel_mask, composite, hide_missing, pixel_mask_to_token_mask
 from maskgit.errors import ConfigError, InputError
 from maskgit.tokenizer.config import TokenizerConfig
 from maskgit.tokenizer.vqgan import VQGAN
@@ -96,12 +96,13 @@ class MaskGIT(nn.Module):
     ) -> InpaintResult:
         """Fill the missing pixels of a batch of images.
 
-        The images are tokenized once; a token is unknown if its patch has missing pixels (beyond
-        `coverage_threshold`, see pixel_mask_to_token_mask); the unknown tokens are decoded iteratively
-        (decode_tokens) and the tokens decoded back to pixels.
+        The images are tokenized once, with missing pixels set to grey (hide_missing); a token is unknown
+        if its patch has missing pixels (beyond `coverage_threshold`, see pixel_mask_to_token_mask); the
+        unknown tokens are decoded iteratively (decode_tokens) and the tokens decoded back to pixels.
 
         Args:
-            images: (B, C, H, W) in [-1, 1] at the tokenizer's resolution; missing pixels may hold anything.
+            images: (B, C, H, W) in [-1, 1] at the tokenizer's resolution; missing pixels may hold anything
+                (they are never seen).
             pixel_mask: (B, H, W) or (B, 1, H, W) bool, True where a pixel is missing.
             config: decoding options (steps, sweet spot, schedule, temperature, confidence rule).
             generator: a torch.Generator or one per image (see per_image_generators).
@@ -113,7 +114,9 @@ class MaskGIT(nn.Module):
         self.tokenizer.check_images(images)
         mask = as_pixel_mask(pixel_mask, images).to(images.device)
         grid = self.tokenizer.config.grid_size
-        tokens = in_micro_batches(self.tokenizer.encode, images, size=micro_batch).flatten(1)  # (B, N)
+        tokens = in_micro_batches(self.tokenizer.encode, hide_missing(images, mask), size=micro_batch).flatten(
+            1
+        )  # (B, N)
         token_mask = pixel_mask_to_token_mask(mask, grid, coverage_threshold)  # (B, N)
         result = decode_tokens(
             self.transformer, tokens, token_mask, config, generator, None, return_trace, amp_dtype, micro_batch

@@ -43,6 +43,29 @@ def read_images(paths: list[Path], resolution: int, strict: bool = False) -> tup
     return np.stack(images), kept
 
 
+def read_folder(root: Path, resolution: int | None = None) -> ImageSet:
+    """Every image under `root` (sorted by path) at its own size, which must be `resolution` (default: the
+    first image's) for all; transparency is composited on white. Nothing is resized or cropped."""
+    root = Path(root)
+    paths = image_files(root)
+    if not paths:
+        raise DataError(f"no image files ({', '.join(sorted(IMAGE_SUFFIXES))}) in {root}")
+    images = []
+    for path in paths:
+        try:
+            image = read_image(path)
+        except (OSError, UnidentifiedImageError, Image.DecompressionBombError, ValueError) as error:
+            raise DataError(f"cannot read {path} ({error.__class__.__name__}): fix or remove it") from error
+        side = resolution or (images[0].shape[0] if images else image.shape[0])
+        if image.shape[:2] != (side, side):
+            raise DataError(
+                f"{path} is {image.shape[1]}x{image.shape[0]} but {side}x{side} is needed: resize the images first "
+                "(maskgit does not silently rescale inputs)"
+            )
+        images.append(image)
+    return ImageSet(np.stack(images), [str(p.relative_to(root)) for p in paths])
+
+
 def load_folder(root: Path, split: str, resolution: int, strict: bool = False) -> ImageSet:
     """Images under `root`. Sub-folders train/, val/, test/ are used as the splits when present; otherwise a
     fixed split by file path (10% test, 5% val) that is the same on every machine."""

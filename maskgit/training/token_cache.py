@@ -32,14 +32,6 @@ class TokenSet:
         return len(self.tokens)
 
 
-def file_hash(path: Path, length: int = 16) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()[:length]
-
-
 def data_fingerprint(spec: str) -> str:
     """A short name for a dataset's contents: its name, plus a hash of file names, sizes and times for folders."""
     name, _, argument = spec.partition(":")

@@ -16,13 +16,14 @@ from maskgit.data.masks import benchmark_masks
 from maskgit.data.registry import load_images
 from maskgit.decoding.config import DecodeConfig
 from maskgit.errors import TrainingError
+from maskgit.fileio import file_hash
 from maskgit.masking.mvtm import mask_tokens, masked_token_accuracy, mvtm_loss
 from maskgit.pipeline import MaskGIT
 from maskgit.training.config import TransformerTrainConfig
 from maskgit.training.loop import TrainLoop
 from maskgit.training.optim import ModelEMA, adamw, lr_scheduler
 from maskgit.training.runtime import Runtime, autocast, autocast_dtype
-from maskgit.training.token_cache import TokenSet, cache_path, file_hash, read_tokens, write_tokens
+from maskgit.training.token_cache import TokenSet, cache_path, read_tokens, write_tokens
 from maskgit.transformer.model import BidirectionalTransformer
 
 

@@ -1,0 +1,254 @@
+"""One self-contained HTML report (pictures inlined as base64 PNG) and a markdown twin, for a sweep folder
+or a training run folder.
+
+Sweep: settings, the training run's config and curves (when the model lives in a run folder), the FID
+tables and the two figures, a grid of masked input / results / ground truth for fixed test images
+(seed 000's table), and decoding strips of a few images with the best schedule.
+Run: config, curves and the sample grids the trainer wrote.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime
+import html
+import io
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from maskgit.errors import InputError
+from maskgit.evaluation.inpainting import Trace
+from maskgit.evaluation.pictures import comparison_grid, trace_pictures
+from maskgit.evaluation.tables import Table, best_decode, html_table, markdown_table, result_tables
+from maskgit.fileio import atomic_write
+
+CURVE_KEYS = ("train/loss", "val/loss", "val/masked_accuracy", "val/psnr", "val/l1", "val/code_usage")
+STYLE = """body{font-family:system-ui,sans-serif;max-width:1000px;margin:2em auto;padding:0 1em;color:#222}
+table{border-collapse:collapse;margin:.5em 0 1.5em}td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}
+th{background:#f3f3f3}td:first-child,th:first-child{text-align:left}img{max-width:100%;image-rendering:pixelated}
+pre{background:#f6f6f6;padding:.8em;overflow-x:auto;font-size:12px}figcaption{color:#555;font-size:13px}"""
+
+
+@dataclass
+class Report:
+    """Sections in order; each is markdown text, a Table, or a picture (name, PNG bytes, caption)."""
+
+    title: str
+    parts: list[object] = field(default_factory=list)
+
+    def text(self, markdown: str) -> None:
+        self.parts.append(markdown)
+
+    def table(self, table: Table) -> None:
+        self.parts.append(table)
+
+    def picture(self, name: str, png: bytes, caption: str) -> None:
+        self.parts.append((name, png, caption))
+
+    def html(self) -> str:
+        body = [f"<h1>{html.escape(self.title)}</h1>"]
+        for part in self.parts:
+            if isinstance(part, Table):
+                body.append(html_table(part))
+            elif isinstance(part, tuple):
+                name, png, caption = part
+                data = base64.b64encode(png).decode()
+                body.append(
+                    f'<figure><img alt="{html.escape(name)}" src="data:image/png;base64,{data}">'
+                    f"<figcaption>{html.escape(caption)}</figcaption></figure>"
+                )
+            else:
+                body.append(_markdown_to_html(str(part)))
+        return (
+            f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(self.title)}</title>"
+            f"<style>{STYLE}</style></head><body>{''.join(body)}</body></html>\n"
+        )
+
+    def markdown(self, files: Path) -> str:
+        """The markdown twin; pictures are written into `files` and linked relatively."""
+        out = [f"# {self.title}"]
+        for part in self.parts:
+            if isinstance(part, Table):
+                out.append(markdown_table(part))
+            elif isinstance(part, tuple):
+                name, png, caption = part
+                atomic_write(files / name, lambda tmp, png=png: tmp.write_bytes(png))
+                out.append(f"![{caption}]({files.name}/{name})\n\n*{caption}*")
+            else:
+                out.append(str(part))
+        return "\n\n".join(out) + "\n"
+
+
+def _markdown_to_html(text: str) -> str:
+    """The little markdown the report writes: ## headings, ``` blocks, paragraphs with **bold**."""
+    out = []
+    for block in text.strip().split("\n\n"):
+        if block.startswith("```"):
+            out.append(f"<pre>{html.escape(block.strip('`').partition(chr(10))[2])}</pre>")
+        elif block.startswith("#"):
+            level = len(block) - len(block.lstrip("#"))
+            out.append(f"<h{level}>{html.escape(block.lstrip('#').strip())}</h{level}>")
+        else:
+            escaped = html.escape(block)
+            parts = escaped.split("**")
+            escaped = "".join(f"<b>{p}</b>" if i % 2 else p for i, p in enumerate(parts))
+            out.append(f"<p>{escaped}</p>")
+    return "\n".join(out)
+
+
+def png_bytes(image: np.ndarray, scale: int = 1) -> bytes:
+    picture = Image.fromarray(image[..., 0] if image.shape[-1] == 1 else image)
+    if scale > 1:
+        picture = picture.resize((picture.width * scale, picture.height * scale), Image.NEAREST)
+    buffer = io.BytesIO()
+    picture.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def curves_png(metrics: Path) -> bytes | None:
+    """Training curves from a run's metrics.jsonl (one panel per logged quantity), or None if empty."""
+    from maskgit.evaluation.figures import plt
+
+    series: dict[str, tuple[list[float], list[float]]] = {}
+    for line in metrics.read_text().splitlines():
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        for key in CURVE_KEYS:
+            if key in row:
+                series.setdefault(key, ([], []))[0].append(row["step"])
+                series[key][1].append(row[key])
+    if not series:
+        return None
+    fig, axes = plt.subplots(1, len(series), figsize=(3.3 * len(series), 3), squeeze=False)
+    for ax, (key, (x, y)) in zip(axes[0], series.items(), strict=True):
+        ax.plot(x, y, marker="." if len(x) < 50 else None)
+        ax.set_title(key, fontsize=9)
+        ax.set_xlabel("step", fontsize=8)
+        ax.grid(alpha=0.3)
+    fig.tight_layout()
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=100)
+    plt.close(fig)
+    return buffer.getvalue()
+
+
+def add_run(report: Report, run: Path) -> None:
+    """A training run's config, curves and latest sample grid."""
+    report.text(f"## Training run\n\n`{run}`")
+    config = run / "config.yaml"
+    if config.is_file():
+        report.text("```\n" + config.read_text().strip() + "\n```")
+    metrics = run / "metrics.jsonl"
+    if metrics.is_file():
+        png = curves_png(metrics)
+        if png:
+            report.picture("training_curves.png", png, "training curves (metrics.jsonl)")
+        last_val = [json.loads(x) for x in metrics.read_text().splitlines() if '"val/' in x]
+        if last_val:
+            values = ", ".join(f"{k} {v:.4g}" for k, v in last_val[-1].items() if k.startswith("val/"))
+            report.text(f"Last validation (step {last_val[-1]['step']}): {values}.")
+    samples = sorted((run / "samples").glob("*.png")) if (run / "samples").is_dir() else []
+    if samples:
+        report.picture(
+            "training_samples.png", samples[-1].read_bytes(), f"samples written during training ({samples[-1].name})"
+        )
+
+
+def add_sweep(report: Report, folder: Path) -> None:
+    settings = json.loads((folder / "sweep.json").read_text())
+    rows = (
+        [json.loads(x) for x in (folder / "results.jsonl").read_text().splitlines() if x.strip()]
+        if (folder / "results.jsonl").is_file()
+        else []
+    )
+    if not rows:
+        raise InputError(f"{folder} has no finished cells yet: run `maskgit sweep` first")
+    from maskgit.evaluation.sweep import Sweep
+
+    rows = Sweep.sort_rows(rows)
+    report.text("## Settings\n\n```\n" + json.dumps(settings["config"], indent=2) + "\n```")
+    tables, summary = result_tables(rows)
+    report.text("## FID (InceptionV3 pool3 against the ground truth)")
+    for table in tables:
+        report.table(table)
+    if summary:
+        report.text(summary)
+    for name, caption in (
+        ("fid_vs_steps.png", "FID against iteration, per schedule; dashed: baselines"),
+        ("masked_fraction.png", "fraction of the unknown tokens still masked after each step"),
+    ):
+        if (folder / name).is_file():
+            report.picture(name, (folder / name).read_bytes(), caption)
+    bench = folder / "benchmark_samples.npz"
+    best = best_decode(rows)
+    if bench.is_file() and best is not None:
+        data = np.load(bench)
+        columns, names = [], []
+        by_key = {r["key"]: r for r in rows}
+        for key, label in (
+            (best["key"], f"best ({best['schedule']} T={best['steps']})"),
+            ("one-step decoding", "one-step"),
+            ("OpenCV Telea", "Telea"),
+            ("OpenCV Navier-Stokes", "Navier-Stokes"),
+        ):
+            row = by_key.get(key) or (
+                next((r for r in rows if r["kind"] == "decode" and r["steps"] == 1), None)
+                if key == "one-step decoding"
+                else None
+            )
+            if row and (folder / "samples" / row["sample_file"]).is_file():
+                columns.append(np.load(folder / "samples" / row["sample_file"])["images"])
+                names.append(label)
+        grid = comparison_grid(data["inputs"], columns, data["truth"], data["masks"])
+        caption = (
+            "rows: test images "
+            + ", ".join(str(i) for i in data["indices"])
+            + "; columns: masked input | "
+            + " | ".join(names)
+            + " | ground truth"
+        )
+        report.picture("comparison.png", png_bytes(grid, scale=2), caption)
+        trace_file = folder / "traces" / f"{best['schedule']}-T{best['steps']}.npz"
+        if trace_file.is_file():
+            t = np.load(trace_file)
+            trace = Trace(list(t["indices"]), t["token_masks"], t["predictions"], t["initial_mask"])
+            report.text(
+                f"## Decoding, step by step ({best['schedule']}, T={best['steps']})\n\nFor each image: the "
+                "token mask before and after each step (white: known, grey: decoded, black: still masked), "
+                "and the image predicted at each step."
+            )
+            for k, index in enumerate(trace.indices):
+                masks, images = trace_pictures(trace, k)
+                strip = np.concatenate([masks, images], axis=0)
+                report.picture(f"decoding_{index:03d}.png", png_bytes(strip, scale=2), f"test image {index}")
+
+
+def write_report(folder: Path, out: Path | None = None, run: str | None = None) -> tuple[Path, Path]:
+    """Write FOLDER/report.html and report.md (+ report_files/) for a sweep or run folder."""
+    folder = Path(folder)
+    is_sweep, is_run = (folder / "sweep.json").is_file(), (folder / "metrics.jsonl").is_file()
+    if not (is_sweep or is_run):
+        raise InputError(f"{folder} is neither a sweep folder (sweep.json) nor a training run (metrics.jsonl)")
+    report = Report(f"maskgit report: {folder.name}")
+    report.text(f"Written {datetime.datetime.now().strftime('%Y-%m-%d %H:%M')} from `{folder}`.")
+    if is_sweep:
+        add_sweep(report, folder)
+        model = Path(json.loads((folder / "sweep.json").read_text())["config"]["model"])
+        run_folder = Path(run) if run else model.parent
+        if (run_folder / "metrics.jsonl").is_file():
+            add_run(report, run_folder)
+    else:
+        add_run(report, folder)
+    html_path = Path(out) if out else folder / "report.html"
+    md_path = html_path.with_suffix(".md")
+    page = report.html()
+    atomic_write(html_path, lambda tmp: tmp.write_text(page))
+    text = report.markdown(html_path.parent / f"{html_path.stem}_files")
+    atomic_write(md_path, lambda tmp: tmp.write_text(text))
+    return html_path, md_path

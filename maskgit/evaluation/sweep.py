@@ -1,0 +1,350 @@
+"""Decoding sweeps: inpaint a benchmark set for every schedule x steps x sweet spot, score each by FID.
+
+A sweep folder holds:
+    sweep.json          the settings and the model's fingerprint (a resumed sweep must match them)
+    results.jsonl       one line per finished cell (resume skips them), baselines included
+    results.csv, results.md          the table
+    fid_vs_steps.png, masked_fraction.png   the seeds' two figures
+    samples/CELL.npz    a fixed handful of outputs per cell, for reports
+    traces/SCHEDULE-T.npz  per-step token masks and predictions of a few images
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from maskgit.data.registry import load_images, load_inpainting_set
+from maskgit.decoding.config import DecodeConfig
+from maskgit.errors import InputError
+from maskgit.evaluation.baselines import opencv_inpaint
+from maskgit.evaluation.fid import cached_features, score_features
+from maskgit.evaluation.inception import InceptionFeatures
+from maskgit.evaluation.inpainting import InpaintingSet, SetResult, tokenizer_reconstruction
+from maskgit.evaluation.masked import masked_region_metrics
+from maskgit.fileio import atomic_write, file_hash
+from maskgit.masking.schedules import check_schedule
+from maskgit.pipeline import MaskGIT
+
+SAMPLE_COUNT, TRACE_COUNT = 8, 4
+OPENCV_NAMES = {"telea": "OpenCV Telea", "navier-stokes": "OpenCV Navier-Stokes"}
+
+
+@dataclass
+class SweepConfig:
+    model: str
+    data: str = "emoji"
+    schedules: list[str] = field(default_factory=lambda: ["cosine", "linear", "square"])
+    steps: list[int] = field(default_factory=lambda: [1, 2, 4, 8, 12])
+    sweet_spots: list[int] = field(default_factory=list)  # extra sweet spots S < T per step count T
+    temperature: float = 4.5
+    confidence: str = "seed"
+    seed: int = 0
+    batch_size: int = 64
+    limit: int = 0  # use the first `limit` images only (0: all)
+    baselines: bool = True
+
+    def __post_init__(self) -> None:
+        if not self.schedules or not self.steps:
+            raise InputError("a sweep needs at least one schedule and one step count")
+        for name in self.schedules:
+            check_schedule(name)
+        if min(self.steps) < 1 or min(self.sweet_spots, default=1) < 1:
+            raise InputError(f"steps and sweet spots must be at least 1, got {self.steps} and {self.sweet_spots}")
+        if self.limit < 0 or self.batch_size < 1:
+            raise InputError("--limit must be >= 0 and --batch-size >= 1")
+
+    def identity(self) -> dict[str, object]:
+        """What a resumed sweep must share with the one on disk (cells may be added)."""
+        keep = ("data", "temperature", "confidence", "seed", "limit")
+        return {k: v for k, v in asdict(self).items() if k in keep}
+
+    def cells(self) -> list[tuple[str, int, int]]:
+        """(schedule, T, S) for every combination; T = 1 is the same for every schedule and runs once."""
+        out = []
+        for schedule in self.schedules:
+            for t in sorted(set(self.steps)):
+                if t == 1 and schedule != self.schedules[0]:
+                    continue
+                for s in sorted({t, *(s for s in self.sweet_spots if s < t)}):
+                    out.append((schedule, t, s))
+        return out
+
+
+def cell_key(schedule: str, steps: int, sweet_spot: int) -> str:
+    return f"{schedule}-T{steps}-S{sweet_spot}"
+
+
+@dataclass
+class Benchmark:
+    inputs: np.ndarray  # uint8 (N, H, W, C) what the model gets (missing pixels hidden anyway)
+    masks: np.ndarray  # bool (N, H, W), True = missing
+    truth: np.ndarray  # uint8 (N, H, W, C) ground truth
+    names: list[str]
+
+
+def load_benchmark(spec: str, resolution: int, channels: int, limit: int = 0) -> Benchmark:
+    """A dataset's inpainting benchmark: test images, fixed masks, ground truth (see load_inpainting_set)."""
+    inputs, masks = load_inpainting_set(spec, resolution, channels)
+    truth = inputs.images if not spec.startswith("lab:") else load_images(spec, "test", resolution, channels).images
+    if len(truth) != len(inputs):
+        raise InputError(f"{spec}: {len(inputs)} masked test images but {len(truth)} ground-truth images")
+    n = min(limit, len(inputs)) if limit else len(inputs)
+    return Benchmark(inputs.images[:n], masks[:n], truth[:n], inputs.names[:n])
+
+
+def sample_indices(count: int, total: int) -> list[int]:
+    """A fixed, evenly spread set of image indices (the same in every sweep of a dataset)."""
+    return sorted({int(i) for i in np.linspace(0, total - 1, min(count, total))})
+
+
+class Sweep:
+    """Runs (or resumes) a sweep in `out`. log: where one-line progress notes go (print by default)."""
+
+    def __init__(
+        self,
+        config: SweepConfig,
+        out: Path,
+        model: MaskGIT | None = None,
+        extractor: InceptionFeatures | None = None,
+        progress: bool = True,
+        log: Callable[[str], None] = print,
+        amp_dtype: torch.dtype | None = None,
+    ) -> None:
+        self.config, self.out, self.progress, self.log = config, Path(out), progress, log
+        self.amp_dtype = amp_dtype
+        model_path = Path(config.model)
+        if model is None:
+            if not model_path.is_file():
+                raise InputError(f"no model at {model_path}: give a checkpoint written by `maskgit train`")
+            model = MaskGIT.load(model_path)
+        self.model = model
+        self.identity = {**config.identity(), "model": file_hash(model_path) if model_path.is_file() else None}
+        self.extractor = extractor
+        self.timings: dict[str, float] = {}
+        self.results = self._resume()
+
+    # ---- bookkeeping -------------------------------------------------------------------------
+    def _resume(self) -> dict[str, dict]:
+        settings = self.out / "sweep.json"
+        if settings.is_file():
+            saved = json.loads(settings.read_text()).get("identity", {})
+            changed = [k for k in self.identity if saved.get(k) != self.identity[k]]
+            if changed:
+                raise InputError(
+                    f"{self.out} holds a sweep with other {', '.join(changed)}: choose a new --out "
+                    "(or delete the folder to start over)"
+                )
+        self.out.mkdir(parents=True, exist_ok=True)
+        body = json.dumps({"identity": self.identity, "config": asdict(self.config)}, indent=2)
+        atomic_write(settings, lambda tmp: tmp.write_text(body))
+        results: dict[str, dict] = {}
+        lines = self.out / "results.jsonl"
+        if lines.is_file():
+            for line in lines.read_text().splitlines():
+                try:
+                    row = json.loads(line)
+                    results[row["key"]] = row
+                except (json.JSONDecodeError, KeyError):
+                    continue  # a line cut short by a crash: that cell runs again
+        return results
+
+    def _record(self, row: dict) -> None:
+        self.results[row["key"]] = row
+        body = "".join(json.dumps(r) + "\n" for r in self.results.values())
+        atomic_write(self.out / "results.jsonl", lambda tmp: tmp.write_text(body))
+
+    def _time(self, phase: str, started: float) -> None:
+        self.timings[phase] = self.timings.get(phase, 0.0) + time.perf_counter() - started
+
+    # ---- running -----------------------------------------------------------------------------
+    def run(self) -> list[dict]:
+        c = self.config
+        t0 = time.perf_counter()
+        tc = self.model.tokenizer.config
+        bench = load_benchmark(c.data, tc.resolution, tc.image_channels, c.limit)
+        self._time("load data", t0)
+        todo = [cell for cell in c.cells() if cell_key(*cell) not in self.results]
+        baselines = self._baseline_names() if c.baselines else []
+        todo_baselines = [b for b in baselines if b not in self.results]
+        if not todo and not todo_baselines:
+            self.log(f"sweep: all {len(c.cells()) + len(baselines)} cells already in {self.out}")
+            self.write_outputs()
+            return self.rows()
+        if self.extractor is None:
+            t0 = time.perf_counter()
+            self.extractor = InceptionFeatures()
+            self._time("load Inception", t0)
+        t0 = time.perf_counter()
+        reference = cached_features(
+            bench.truth, self.extractor, progress="Inception: ground truth" if self.progress else False
+        )
+        self._time("FID features", t0)
+        t0 = time.perf_counter()
+        images = InpaintingSet(self.model, bench.inputs, bench.masks, c.batch_size)
+        self._time("tokenize", t0)
+        samples, traced = (
+            sample_indices(SAMPLE_COUNT, len(bench.inputs)),
+            sample_indices(TRACE_COUNT, len(bench.inputs)),
+        )
+        np.savez_compressed(
+            self.out / "benchmark_samples.npz",
+            inputs=bench.inputs[samples],
+            masks=bench.masks[samples],
+            truth=bench.truth[samples],
+            indices=np.array(samples),
+        )
+        runs: dict[tuple[str, int], list[int]] = {}
+        for schedule, t, s in todo:
+            runs.setdefault((schedule, t), []).append(s)
+        raw_cell = (c.schedules[0], max(c.steps))
+        if "raw reconstruction" in todo_baselines:
+            runs.setdefault(raw_cell, []).append(max(c.steps))
+        for n, ((schedule, t), spots) in enumerate(sorted(runs.items(), key=lambda kv: kv[0][1]), 1):
+            config = DecodeConfig(
+                total_steps=t, schedule=schedule, choice_temperature=c.temperature, confidence=c.confidence
+            )  # type: ignore[arg-type]
+            label = f"[{n}/{len(runs)}] {schedule} T={t}" if self.progress else False
+            t0 = time.perf_counter()
+            result = images.decode(config, sorted(set(spots)), c.seed, traced, self.amp_dtype, label)
+            self._time("inpaint", t0)
+            self._save_trace(schedule, t, result)
+            for s in sorted(set(spots)):
+                if cell_key(schedule, t, s) not in self.results:
+                    row = self._score(bench, result, s, reference, samples, f"{schedule} T={t} S={s}")
+                    self._record(
+                        {
+                            "key": cell_key(schedule, t, s),
+                            "kind": "decode",
+                            "schedule": schedule,
+                            "steps": t,
+                            "sweet_spot": s,
+                            **row,
+                        }
+                    )
+            if (schedule, t) == raw_cell and "raw reconstruction" in todo_baselines:
+                decoded = result.by_sweet_spot[t]
+                row = self._score_images(bench, decoded.reconstruction, reference, samples, "raw reconstruction")
+                self._record(
+                    {
+                        "key": "raw reconstruction",
+                        "kind": "baseline",
+                        "schedule": schedule,
+                        "steps": t,
+                        "sweet_spot": t,
+                        "note": f"the decoder's whole image, {schedule} T={t}",
+                        **row,
+                    }
+                )
+        for name in todo_baselines:
+            self._run_baseline(name, bench, images, reference, samples)
+        self.write_outputs()
+        return self.rows()
+
+    def _baseline_names(self) -> list[str]:
+        names = [] if 1 in self.config.steps else ["one-step decoding"]
+        return [*names, "raw reconstruction", *OPENCV_NAMES.values(), "tokenizer reconstruction"]
+
+    def _run_baseline(
+        self, name: str, bench: Benchmark, images: InpaintingSet, reference: np.ndarray, samples: list[int]
+    ) -> None:
+        c = self.config
+        t0 = time.perf_counter()
+        note = ""
+        if name == "one-step decoding":
+            config = DecodeConfig(total_steps=1, choice_temperature=c.temperature, confidence=c.confidence)  # type: ignore[arg-type]
+            output = images.decode(
+                config, seed=c.seed, amp_dtype=self.amp_dtype, progress="one-step decoding" if self.progress else False
+            )
+            out, note = output.by_sweet_spot[1].images, "T = 1: every token in one pass"
+        elif name == "tokenizer reconstruction":
+            out, note = tokenizer_reconstruction(self.model, bench.truth, c.batch_size), "ground truth, no mask"
+        elif name == "raw reconstruction":
+            return  # made with its decode run
+        else:
+            method = next(k for k, v in OPENCV_NAMES.items() if v == name)
+            out, note = opencv_inpaint(bench.inputs, bench.masks, method), f"cv2.inpaint, radius 3 ({method})"
+        self._time("baselines", t0)
+        row = self._score_images(bench, out, reference, samples, name)
+        self._record(
+            {
+                "key": name,
+                "kind": "baseline",
+                "schedule": "",
+                "steps": 1 if name.startswith("one") else 0,
+                "sweet_spot": 0,
+                "note": note,
+                **row,
+            }
+        )
+
+    def _score(
+        self, bench: Benchmark, result: SetResult, s: int, reference: np.ndarray, samples: list[int], label: str
+    ) -> dict:
+        decoded = result.by_sweet_spot[s]
+        row = self._score_images(bench, decoded.images, reference, samples, label)
+        row["remaining"] = float(decoded.remaining.mean())
+        row["seconds"] = result.seconds
+        row["images_per_s"] = len(bench.inputs) / max(result.seconds, 1e-9)
+        return row
+
+    def _score_images(
+        self, bench: Benchmark, output: np.ndarray, reference: np.ndarray, samples: list[int], label: str
+    ) -> dict:
+        t0 = time.perf_counter()
+        assert self.extractor is not None
+        features = self.extractor(output, progress=f"Inception: {label}" if self.progress else False)
+        scores = score_features(features, reference)
+        self._time("FID features", t0)
+        key = label.replace(" ", "_").replace("=", "")
+        (self.out / "samples").mkdir(exist_ok=True)
+        np.savez_compressed(self.out / "samples" / f"{key}.npz", images=output[samples])
+        row = {
+            **scores.as_dict(),
+            **masked_region_metrics(output, bench.truth, bench.masks),
+            "sample_file": f"{key}.npz",
+        }
+        self.log(f"  {label:<32} FID {scores.fid:7.2f}  KID {scores.kid:.4f}  masked PSNR {row['masked_psnr']:.2f} dB")
+        return row
+
+    def _save_trace(self, schedule: str, t: int, result: SetResult) -> None:
+        if result.trace is None:
+            return
+        (self.out / "traces").mkdir(exist_ok=True)
+        tr = result.trace
+        np.savez_compressed(
+            self.out / "traces" / f"{schedule}-T{t}.npz",
+            indices=np.array(tr.indices),
+            token_masks=tr.token_masks,
+            predictions=tr.predictions,
+            initial_mask=tr.initial_mask,
+            masked_fraction=result.masked_fraction,
+        )
+
+    # ---- outputs -----------------------------------------------------------------------------
+    def rows(self) -> list[dict]:
+        return self.sort_rows(list(self.results.values()))
+
+    @staticmethod
+    def sort_rows(rows: list[dict]) -> list[dict]:
+        """Decoding cells by schedule, steps and sweet spot, then the baselines in the order they ran."""
+        decode = sorted(
+            (r for r in rows if r["kind"] == "decode"), key=lambda r: (r["schedule"], r["steps"], r["sweet_spot"])
+        )
+        return decode + [r for r in rows if r["kind"] == "baseline"]
+
+    def write_outputs(self) -> None:
+        from maskgit.evaluation.figures import fid_figure, masked_fraction_figure
+        from maskgit.evaluation.tables import results_csv, results_markdown
+
+        rows = self.rows()
+        atomic_write(self.out / "results.csv", lambda tmp: tmp.write_text(results_csv(rows)))
+        atomic_write(self.out / "results.md", lambda tmp: tmp.write_text(results_markdown(rows)))
+        fid_figure(rows, self.out / "fid_vs_steps.png")
+        masked_fraction_figure(self.out / "traces", self.out / "masked_fraction.png")

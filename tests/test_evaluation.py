@@ -1,0 +1,172 @@
+"""Set-level inpainting, baselines and pixel metrics, and the inpaint / generate commands."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from maskgit import DecodeConfig
+from maskgit.cli import main
+from maskgit.evaluation import InpaintingSet, masked_region_metrics, opencv_inpaint, tokenizer_reconstruction
+
+
+@pytest.fixture
+def pixels():
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, (10, 16, 16, 3), dtype=np.uint8)
+    masks = np.zeros((10, 16, 16), bool)
+    masks[:, 4:12, 2:10] = True
+    masks[3] = False  # an image with nothing missing
+    return images, masks
+
+
+def test_a_set_decodes_the_same_in_any_batch_size(tiny_model, pixels):
+    config = DecodeConfig(total_steps=4)
+    small = InpaintingSet(tiny_model, *pixels, batch_size=3).decode(config, seed=5)
+    large = InpaintingSet(tiny_model, *pixels, batch_size=10).decode(config, seed=5)
+    np.testing.assert_array_equal(small.by_sweet_spot[4].images, large.by_sweet_spot[4].images)
+
+
+def test_every_sweet_spot_from_one_decode_equals_its_own_run(tiny_model, pixels):
+    images = InpaintingSet(tiny_model, *pixels, batch_size=4)
+    both = images.decode(DecodeConfig(total_steps=5), sweet_spots=[2, 5], seed=1)
+    alone = images.decode(DecodeConfig(total_steps=5, sweet_spot=2), seed=1)
+    np.testing.assert_array_equal(both.by_sweet_spot[2].images, alone.by_sweet_spot[2].images)
+    assert both.by_sweet_spot[2].remaining[0] > 0 and both.by_sweet_spot[5].remaining.max() == 0
+    assert both.masked_fraction.shape == (5,) and both.masked_fraction[-1] == 0
+
+
+def test_known_pixels_are_kept_and_missing_ones_are_never_seen(tiny_model, pixels):
+    images, masks = pixels
+    changed = images.copy()
+    changed[masks] = 255 - changed[masks]  # other content where pixels are missing
+    config = DecodeConfig(total_steps=3)
+    first = InpaintingSet(tiny_model, images, masks).decode(config).by_sweet_spot[3].images
+    second = InpaintingSet(tiny_model, changed, masks).decode(config).by_sweet_spot[3].images
+    np.testing.assert_array_equal(first[~masks], images[~masks])
+    np.testing.assert_array_equal(first, np.where(masks[..., None], second, first))
+
+
+def test_trace_keeps_each_steps_mask_and_prediction(tiny_model, pixels):
+    result = InpaintingSet(tiny_model, *pixels).decode(DecodeConfig(total_steps=4), trace_indices=[0, 7])
+    trace = result.trace
+    assert trace.indices == [0, 7]
+    assert trace.token_masks.shape == (2, 4, 4, 4) and trace.predictions.shape == (2, 4, 16, 16, 3)
+    assert trace.initial_mask[0].sum() > trace.token_masks[0, 0].sum() >= trace.token_masks[0, -1].sum() == 0
+
+
+def test_images_of_the_wrong_size_are_refused(tiny_model, pixels):
+    from maskgit.errors import InputError
+
+    with pytest.raises(InputError, match="model takes 16x16x3"):
+        InpaintingSet(tiny_model, np.zeros((2, 32, 32, 3), np.uint8), np.zeros((2, 32, 32), bool))
+
+
+def test_tokenizer_reconstruction_keeps_shape_and_dtype(tiny_model, pixels):
+    out = tokenizer_reconstruction(tiny_model, pixels[0], batch_size=4)
+    assert out.shape == pixels[0].shape and out.dtype == np.uint8
+
+
+def test_opencv_fills_only_the_missing_pixels(pixels):
+    images, masks = pixels
+    for method in ("telea", "navier-stokes"):
+        out = opencv_inpaint(images, masks, method)
+        np.testing.assert_array_equal(out[~masks], images[~masks])
+        assert not np.array_equal(out[masks], images[masks])
+
+
+def test_masked_metrics_count_only_missing_pixels():
+    truth = np.zeros((2, 4, 4, 3), np.uint8)
+    output = truth.copy()
+    output[:, :2] = 255  # wrong in the top half
+    masks = np.zeros((2, 4, 4), bool)
+    masks[:, 2:] = True  # but only the bottom half is missing
+    assert masked_region_metrics(output, truth, masks)["masked_l1"] == 0.0
+    masks[:, :2] = True  # now half of the missing pixels are off by 1.0
+    metrics = masked_region_metrics(output, truth, masks)
+    assert metrics["masked_l1"] == pytest.approx(0.5)
+    assert metrics["masked_psnr"] == pytest.approx(10 * np.log10(2))
+
+
+def save_folder(folder, arrays, grey=False):
+    folder.mkdir(parents=True)
+    for i, array in enumerate(arrays):
+        Image.fromarray(array if not grey else array.astype(np.uint8)).save(folder / f"img_{i}.png")
+
+
+@pytest.fixture
+def model_file(tiny_model, tmp_path):
+    path = tmp_path / "model.safetensors"
+    tiny_model.save(path)
+    return path
+
+
+def test_inpaint_command_writes_lab_named_outputs_and_traces(model_file, pixels, tmp_path, capsys):
+    images, masks = pixels
+    save_folder(tmp_path / "in", images[:3])
+    save_folder(tmp_path / "masks", np.where(masks[:3], 0, 255).astype(np.uint8), grey=True)
+    out = tmp_path / "out"
+    args = ["inpaint", "--model", str(model_file), "--images", str(tmp_path / "in"), "--masks", str(tmp_path / "masks")]
+    assert main([*args, "--out", str(out), "--steps", "3", "--trace"]) == 0
+    assert sorted(p.name for p in out.glob("image_*.png")) == ["image_000.png", "image_001.png", "image_002.png"]
+    assert (out / "trace" / "image_001_masks.png").is_file() and (out / "trace" / "image_001.gif").is_file()
+    with Image.open(out / "trace" / "image_001.gif") as gif:
+        assert gif.n_frames == 3  # one frame per step
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["inputs"] == ["img_0.png", "img_1.png", "img_2.png"] and manifest["decode"]["total_steps"] == 3
+    result = np.asarray(Image.open(out / "image_000.png"))
+    np.testing.assert_array_equal(result[~masks[0]], images[0][~masks[0]])
+    assert "inpainted 3 images" in capsys.readouterr().out
+
+
+def test_inpaint_command_refuses_mismatched_masks_in_one_line(model_file, pixels, tmp_path, capsys):
+    images, _ = pixels
+    save_folder(tmp_path / "in", images[:2])
+    save_folder(tmp_path / "masks", np.zeros((2, 8, 8), np.uint8), grey=True)
+    save_folder(tmp_path / "big", np.zeros((2, 32, 32, 3), np.uint8))
+    cases = [
+        (["--images", str(tmp_path / "in"), "--masks", str(tmp_path / "masks")], "expected 16x16"),
+        (["--images", str(tmp_path / "big"), "--masks", str(tmp_path / "masks")], "resize"),
+        (["--images", str(tmp_path / "in")], "--masks"),
+    ]
+    for extra, message in cases:
+        assert main(["inpaint", "--model", str(model_file), "--out", str(tmp_path / "o"), *extra]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and message in err[0], err
+
+
+def test_generate_command_writes_samples_and_a_grid(model_file, tmp_path, capsys):
+    out = tmp_path / "gen"
+    assert (
+        main(
+            [
+                "generate",
+                "--model",
+                str(model_file),
+                "--count",
+                "5",
+                "--batch-size",
+                "2",
+                "--steps",
+                "3",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
+    assert len(list(out.glob("sample_*.png"))) == 5 and (out / "grid.png").is_file()
+    assert main(["generate", "--model", str(model_file), "--class-id", "1", "--out", str(out)]) == 2
+    assert "unconditional" in capsys.readouterr().err
+
+
+def test_pipeline_inpaint_does_not_see_missing_pixels(tiny_model, images):
+    mask = torch.zeros(4, 16, 16, dtype=torch.bool)
+    mask[:, 4:12, 4:12] = True
+    other = images.masked_fill(mask[:, None], 0.7)
+    config = DecodeConfig(total_steps=3)
+    a = tiny_model.inpaint(images, mask, config, generator=torch.Generator().manual_seed(0))
+    b = tiny_model.inpaint(other, mask, config, generator=torch.Generator().manual_seed(0))
+    torch.testing.assert_close(a.reconstruction, b.reconstruction)

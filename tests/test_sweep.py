@@ -1,0 +1,115 @@
+"""Sweeps over decoding settings with baselines, resuming, and the HTML report."""
+
+import json
+
+import pytest
+
+from maskgit.cli import main
+from maskgit.errors import InputError
+from maskgit.evaluation.inception import InceptionFeatures
+from maskgit.evaluation.inpainting import InpaintingSet
+from maskgit.evaluation.sweep import Sweep, SweepConfig
+
+
+@pytest.fixture(scope="module")
+def inception():
+    return InceptionFeatures(batch_size=8)
+
+
+@pytest.fixture
+def sweep_setup(setup, tiny_model):
+    model = setup / "model.safetensors"
+    tiny_model.save(model)
+    config = SweepConfig(
+        model=str(model),
+        data=f"folder:{setup / 'images'}",
+        schedules=["cosine", "linear"],
+        steps=[1, 3],
+        sweet_spots=[2],
+        batch_size=4,
+    )
+    return config, setup / "sweep"
+
+
+def test_a_sweep_scores_every_cell_and_baseline_and_writes_table_and_figures(sweep_setup, inception):
+    config, out = sweep_setup
+    rows = Sweep(config, out, extractor=inception, progress=False, log=lambda _: None).run()
+    keys = [r["key"] for r in rows]
+    # T = 1 is the same for every schedule: it runs once
+    assert keys[:5] == ["cosine-T1-S1", "cosine-T3-S2", "cosine-T3-S3", "linear-T3-S2", "linear-T3-S3"]
+    assert keys[5:] == ["raw reconstruction", "OpenCV Telea", "OpenCV Navier-Stokes", "tokenizer reconstruction"]
+    for row in rows:
+        assert row["fid"] >= 0 and row["images"] == 6 and 0 <= row["masked_l1"] <= 1
+    by_key = {r["key"]: r for r in rows}
+    assert by_key["cosine-T3-S2"]["remaining"] > 0 == by_key["cosine-T3-S3"]["remaining"]
+    for name in ("results.csv", "results.md", "fid_vs_steps.png", "masked_fraction.png", "benchmark_samples.npz"):
+        assert (out / name).is_file(), name
+    table = (out / "results.md").read_text()
+    assert "| cosine |" in table and "OpenCV Telea" in table and "one-step decoding" in table
+    assert len((out / "results.csv").read_text().splitlines()) == 1 + len(rows)
+
+
+def test_a_sweep_resumes_where_it_stopped_and_refuses_other_settings(sweep_setup, inception, monkeypatch):
+    config, out = sweep_setup
+    config.baselines = False
+    config.steps = [1]
+    Sweep(config, out, extractor=inception, progress=False, log=lambda _: None).run()
+    decoded = []
+    original = InpaintingSet.decode
+
+    def counting(self, config, *args, **kwargs):
+        decoded.append(config)
+        return original(self, config, *args, **kwargs)
+
+    monkeypatch.setattr(InpaintingSet, "decode", counting)
+    config.steps = [1, 2]  # one new step count: only its cells run
+    rows = Sweep(config, out, extractor=inception, progress=False, log=lambda _: None).run()
+    assert [c.total_steps for c in decoded] == [2, 2]
+    assert {r["key"] for r in rows} == {"cosine-T1-S1", "cosine-T2-S2", "linear-T2-S2"}
+    config.temperature = 1.0
+    with pytest.raises(InputError, match="other temperature"):
+        Sweep(config, out, extractor=inception, progress=False)
+
+
+def test_report_is_one_self_contained_html_file_with_a_markdown_twin(sweep_setup, inception, capsys):
+    config, out = sweep_setup
+    config.steps = [2]
+    config.baselines = False
+    Sweep(config, out, extractor=inception, progress=False, log=lambda _: None).run()
+    assert main(["report", str(out)]) == 0
+    html = (out / "report.html").read_text()
+    assert "<table>" in html and "cosine" in html and "data:image/png;base64," in html
+    assert 'src="http' not in html and "src='http" not in html  # nothing to fetch
+    markdown = (out / "report.md").read_text()
+    assert "| schedule | T=2 |" in markdown and "report_files/comparison.png" in markdown
+    assert (out / "report_files" / "comparison.png").is_file()
+    assert "report:" in capsys.readouterr().out
+
+
+def test_report_of_a_folder_that_is_neither_sweep_nor_run_is_a_one_line_error(tmp_path, capsys):
+    assert main(["report", str(tmp_path)]) == 2
+    assert "neither a sweep folder" in capsys.readouterr().err
+
+
+def test_sweep_command_prints_the_table_and_timings(sweep_setup, capsys):
+    config, out = sweep_setup
+    args = [
+        "sweep",
+        "--model",
+        config.model,
+        "--data",
+        config.data,
+        "--schedules",
+        "cosine",
+        "--steps",
+        "2",
+        "--no-baselines",
+        "--batch-size",
+        "4",
+        "--out",
+        str(out),
+    ]
+    assert main(args) == 0
+    printed = capsys.readouterr().out
+    assert "| cosine |" in printed and "best: cosine T=2" in printed and "total" in printed
+    assert json.loads((out / "sweep.json").read_text())["config"]["steps"] == [2]
