@@ -19,13 +19,22 @@ def random_problem(batch=4, seed=0):
     return tokens, token_mask
 
 
-@pytest.mark.parametrize("rule", ["seed", "official"])
+@pytest.mark.parametrize("rule", ["seed", "official", "greedy"])
 def test_known_tokens_keep_their_ids_and_no_mask_id_is_produced(tiny_model, rule):
     tokens, token_mask = random_problem()
     result = decode_tokens(tiny_model.transformer, tokens, token_mask, DecodeConfig(total_steps=5, confidence=rule))
     assert torch.equal(result.tokens[~token_mask], tokens[~token_mask])
     assert int(result.tokens.max()) < MASK_ID and int(result.tokens.min()) >= 0
     assert not result.token_mask.any()
+
+
+def test_greedy_decoding_fixes_each_token_at_the_most_likely_code(tiny_model):
+    tokens, token_mask = torch.zeros(2, 16, dtype=torch.int64), torch.ones(2, 16, dtype=torch.bool)
+    config = DecodeConfig(total_steps=3, confidence="greedy")
+    step = decode_tokens(tiny_model.transformer, tokens, token_mask, config, return_trace=True).trace[0]
+    with torch.no_grad():
+        logits = tiny_model.transformer(tokens.masked_fill(token_mask, MASK_ID))[..., :MASK_ID]
+    assert torch.equal(step.predicted, logits.argmax(dim=-1))
 
 
 def test_the_cosine_schedule_over_four_steps_on_sixteen_unknown_tokens():
@@ -67,7 +76,7 @@ def test_the_tokens_kept_masked_are_the_least_confident(tiny_model):
     assert kept.max() <= unmasked_now.min()
 
 
-@pytest.mark.parametrize("rule", ["seed", "official"])
+@pytest.mark.parametrize("rule", ["seed", "official", "greedy"])
 def test_a_batch_decodes_exactly_as_its_images_one_at_a_time(tiny_model, rule):
     tokens, token_mask = random_problem(batch=5)
     config = DecodeConfig(total_steps=6, schedule="linear", confidence=rule)

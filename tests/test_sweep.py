@@ -51,7 +51,7 @@ def test_a_sweep_scores_every_cell_and_baseline_and_writes_table_and_figures(swe
 
 def test_a_sweep_resumes_where_it_stopped_and_refuses_other_settings(sweep_setup, inception, monkeypatch):
     config, out = sweep_setup
-    config.baselines = False
+    config.baselines = []
     config.steps = [1]
     Sweep(config, out, extractor=inception, progress=False, log=lambda _: None).run()
     decoded = []
@@ -74,7 +74,7 @@ def test_a_sweep_resumes_where_it_stopped_and_refuses_other_settings(sweep_setup
 def test_report_is_one_self_contained_html_file_with_a_markdown_twin(sweep_setup, inception, capsys):
     config, out = sweep_setup
     config.steps = [2]
-    config.baselines = False
+    config.baselines = []
     Sweep(config, out, extractor=inception, progress=False, log=lambda _: None).run()
     assert main(["report", str(out)]) == 0
     html = (out / "report.html").read_text()

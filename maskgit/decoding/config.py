@@ -8,7 +8,8 @@ from typing import Literal
 from maskgit.config import require
 from maskgit.masking.schedules import check_schedule
 
-ConfidenceRule = Literal["seed", "official"]
+ConfidenceRule = Literal["seed", "official", "greedy"]
+CONFIDENCE_RULES = ("seed", "official", "greedy")
 
 
 @dataclass(frozen=True)
@@ -23,7 +24,9 @@ class DecodeConfig:
     confidence: "seed": chosen = argmax(p + temperature * g) over the codebook with a Gumbel draw g per
         code, confidence = p(chosen) + temperature * g(chosen) (the seeds' rule);
         "official": chosen ~ softmax(logits), confidence = log p(chosen) + temperature * g with one
-        Gumbel draw per token (google-research/maskgit).
+        Gumbel draw per token (google-research/maskgit);
+        "greedy": chosen = argmax p (no sampling), confidence = log p(chosen) + temperature * g as in
+        "official": noise only decides the order in which tokens are fixed.
     cfg_scale: classifier-free guidance for class-conditional models; logits = u + cfg_scale * (c - u),
         so 1.0 is plain conditional decoding.
     """
@@ -44,7 +47,8 @@ class DecodeConfig:
         check_schedule(self.schedule)
         require(self.choice_temperature >= 0, f"choice_temperature must be >= 0, got {self.choice_temperature}")
         require(
-            self.confidence in ("seed", "official"), f"confidence must be 'seed' or 'official', got {self.confidence!r}"
+            self.confidence in CONFIDENCE_RULES,
+            f"confidence must be one of {', '.join(CONFIDENCE_RULES)}, got {self.confidence!r}",
         )
 
     @property

@@ -78,7 +78,7 @@ def choose_tokens(
     Args:
         logits: (M, K) float32 logits of the M masked positions (batch-major), mask class excluded.
         temperature: the annealed choice temperature of this step, >= 0.
-        rule: "seed" or "official" (see DecodeConfig).
+        rule: "seed", "official" or "greedy" (see DecodeConfig).
         rows: (B,) masked positions per image (sums to M), to draw each image's noise on its own.
         generators: noise source(s).
     Returns:
@@ -89,8 +89,12 @@ def choose_tokens(
         scores = probs + temperature * _gumbel(rows, logits.shape[-1], generators, logits.device)
         confidence, chosen = scores.max(dim=-1)
         return chosen, confidence
-    noise = _gumbel(rows, logits.shape[-1] + 1, generators, logits.device)  # one extra column per row
-    chosen = (logits + noise[:, :-1]).argmax(dim=-1)  # Gumbel-max: a sample from softmax(logits)
+    if rule == "greedy":
+        noise = _gumbel(rows, 1, generators, logits.device)  # only the confidence's noise
+        chosen = logits.argmax(dim=-1)
+    else:
+        noise = _gumbel(rows, logits.shape[-1] + 1, generators, logits.device)  # one extra column per row
+        chosen = (logits + noise[:, :-1]).argmax(dim=-1)  # Gumbel-max: a sample from softmax(logits)
     chosen_prob = probs.gather(1, chosen[:, None]).squeeze(1)
     confidence = torch.log(chosen_prob.clamp_min(1e-30)) + temperature * noise[:, -1]
     return chosen, confidence

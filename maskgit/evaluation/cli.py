@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from maskgit.decoding.config import CONFIDENCE_RULES
 from maskgit.errors import InputError
 
 DEFAULT_SCHEDULES, DEFAULT_STEPS = "cosine,linear,square", "1,2,4,8,12"
@@ -239,7 +240,7 @@ def cmd_fid(args: argparse.Namespace) -> None:
 
 
 def cmd_sweep(args: argparse.Namespace) -> None:
-    from maskgit.evaluation.sweep import Sweep, SweepConfig
+    from maskgit.evaluation.sweep import BASELINES, Sweep, SweepConfig
     from maskgit.evaluation.tables import best_decode
 
     config = SweepConfig(
@@ -253,7 +254,7 @@ def cmd_sweep(args: argparse.Namespace) -> None:
         seed=args.seed,
         batch_size=args.batch_size,
         limit=args.limit,
-        baselines=not args.no_baselines,
+        baselines=[] if args.no_baselines else list(BASELINES),
     )
     started = time.perf_counter()
     model = load_model(args.model, args.device)
@@ -296,7 +297,7 @@ def _decoding_arguments(p: argparse.ArgumentParser, steps: int = 12) -> None:
     p.add_argument("--steps", type=int, default=steps, help=f"total decoding steps T (default {steps})")
     p.add_argument("--sweet-spot", type=int, default=None, help="stop after S <= T steps (default T)")
     p.add_argument("--temperature", type=float, default=4.5, help="choice temperature t0 (default 4.5)")
-    p.add_argument("--confidence", default="seed", choices=["seed", "official"], help="confidence rule")
+    p.add_argument("--confidence", default="seed", choices=CONFIDENCE_RULES, help="confidence rule (README)")
 
 
 def _runtime_arguments(p: argparse.ArgumentParser, batch: int = 64) -> None:
@@ -361,7 +362,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--steps", default=DEFAULT_STEPS, help=f"comma-separated step counts T (default {DEFAULT_STEPS})")
     p.add_argument("--sweet-spots", default="", help="comma-separated sweet spots S, each scored for every T > S")
     p.add_argument("--temperature", type=float, default=4.5)
-    p.add_argument("--confidence", default="seed", choices=["seed", "official"])
+    p.add_argument("--confidence", default="seed", choices=CONFIDENCE_RULES, help="confidence rule (README)")
     p.add_argument("--limit", type=int, default=0, help="only the first N test images (quick looks)")
     p.add_argument("--no-baselines", action="store_true", help="skip OpenCV, raw and tokenizer baselines")
     p.add_argument("--out", required=True, help="sweep folder (resumable: finished cells are skipped)")

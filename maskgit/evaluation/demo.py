@@ -15,6 +15,7 @@ DEMO_SCHEDULES = ["cosine", "linear", "square"]
 DEMO_STEPS = 8
 DEMO_CONFIDENCE = "seed"
 QUICK_IMAGES = 48
+DEMO_BASELINES = ["OpenCV Telea", "OpenCV Navier-Stokes"]  # all baselines: MODEL_CARD.md (they cost time)
 
 
 @dataclass
@@ -57,6 +58,7 @@ def run_demo(
         steps=[DEMO_STEPS],
         confidence=DEMO_CONFIDENCE,
         limit=QUICK_IMAGES if quick else 0,
+        baselines=DEMO_BASELINES,
     )
     log(
         f"inpainting {'the first ' + str(QUICK_IMAGES) if quick else 'all 747'} emoji test images with "

@@ -33,6 +33,13 @@ from maskgit.masking.schedules import check_schedule
 from maskgit.pipeline import MaskGIT
 
 SAMPLE_COUNT, TRACE_COUNT = 8, 4
+BASELINES = (
+    "one-step decoding",  # T = 1 (skipped when the sweep's steps include 1: that cell is the baseline)
+    "raw reconstruction",  # the decoder's whole image at the first schedule and largest T, not composited
+    "OpenCV Telea",
+    "OpenCV Navier-Stokes",
+    "tokenizer reconstruction",  # the ground truth through the tokenizer: the floor for inpainting
+)
 OPENCV_NAMES = {"telea": "OpenCV Telea", "navier-stokes": "OpenCV Navier-Stokes"}
 
 
@@ -48,7 +55,7 @@ class SweepConfig:
     seed: int = 0
     batch_size: int = 64
     limit: int = 0  # use the first `limit` images only (0: all)
-    baselines: bool = True
+    baselines: list[str] = field(default_factory=lambda: list(BASELINES))  # a subset of BASELINES
 
     def __post_init__(self) -> None:
         if not self.schedules or not self.steps:
@@ -57,6 +64,9 @@ class SweepConfig:
             check_schedule(name)
         if min(self.steps) < 1 or min(self.sweet_spots, default=1) < 1:
             raise InputError(f"steps and sweet spots must be at least 1, got {self.steps} and {self.sweet_spots}")
+        unknown = sorted(set(self.baselines) - set(BASELINES))
+        if unknown:
+            raise InputError(f"unknown baseline(s) {', '.join(unknown)}: choose from {', '.join(BASELINES)}")
         if self.limit < 0 or self.batch_size < 1:
             raise InputError("--limit must be >= 0 and --batch-size >= 1")
 
@@ -171,7 +181,7 @@ class Sweep:
         bench = load_benchmark(c.data, tc.resolution, tc.image_channels, c.limit)
         self._time("load data", t0)
         todo = [cell for cell in c.cells() if cell_key(*cell) not in self.results]
-        baselines = self._baseline_names() if c.baselines else []
+        baselines = self._baseline_names()
         todo_baselines = [b for b in baselines if b not in self.results]
         if not todo and not todo_baselines:
             self.log(f"sweep: all {len(c.cells()) + len(baselines)} cells already in {self.out}")
@@ -248,8 +258,8 @@ class Sweep:
         return self.rows()
 
     def _baseline_names(self) -> list[str]:
-        names = [] if 1 in self.config.steps else ["one-step decoding"]
-        return [*names, "raw reconstruction", *OPENCV_NAMES.values(), "tokenizer reconstruction"]
+        skip = {"one-step decoding"} if 1 in self.config.steps else set()
+        return [b for b in BASELINES if b in self.config.baselines and b not in skip]
 
     def _run_baseline(
         self, name: str, bench: Benchmark, images: InpaintingSet, reference: np.ndarray, samples: list[int]
