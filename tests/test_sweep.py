@@ -113,3 +113,22 @@ def test_sweep_command_prints_the_table_and_timings(sweep_setup, capsys):
     printed = capsys.readouterr().out
     assert "| cosine |" in printed and "best: cosine T=2" in printed and "total" in printed
     assert json.loads((out / "sweep.json").read_text())["config"]["steps"] == [2]
+
+
+def test_report_of_a_training_run_shows_its_config_and_curves(tmp_path):
+    from PIL import Image
+
+    from maskgit.evaluation.report import write_report
+
+    run = tmp_path / "run"
+    (run / "samples").mkdir(parents=True)
+    (run / "config.yaml").write_text("preset: tiny\nlr: 0.001\n")
+    lines = [{"step": s, "train/loss": 5.0 - s / 10} for s in range(0, 40, 10)]
+    lines += [{"step": 40, "val/loss": 4.2, "val/masked_accuracy": 0.1}]
+    (run / "metrics.jsonl").write_text("".join(json.dumps(x) + "\n" for x in lines))
+    Image.new("RGB", (8, 8)).save(run / "samples" / "step_000040.png")
+    html, markdown = write_report(run)
+    text = markdown.read_text()
+    assert "lr: 0.001" in text and "val/loss 4.2" in text
+    assert (run / "report_files" / "training_curves.png").is_file()
+    assert html.read_text().count("data:image/png;base64,") == 2  # curves and the sample grid

@@ -14,6 +14,7 @@ SHIPPED_MODEL = Path(__file__).resolve().parents[1] / "weights" / "emoji.safeten
 DEMO_SCHEDULES = ["cosine", "linear", "square"]
 DEMO_STEPS = 8
 DEMO_CONFIDENCE = "seed"
+DEMO_TEMPERATURE = 4.5
 QUICK_IMAGES = 48
 DEMO_BASELINES = ["OpenCV Telea", "OpenCV Navier-Stokes"]  # all baselines: MODEL_CARD.md (they cost time)
 
@@ -32,8 +33,16 @@ def shipped_model() -> Path:
 
 
 def run_demo(
-    out: Path, quick: bool = False, model: Path | None = None, log: Callable[[str], None] = print
+    out: Path,
+    quick: bool = False,
+    model: Path | None = None,
+    data: str = "emoji",
+    log: Callable[[str], None] = print,
 ) -> DemoResult:
+    """Inpaint `data`'s benchmark with the three schedules, score by FID next to the OpenCV baselines, report.
+
+    Phases are timed (`DemoResult.phases`); the emoji data is fetched first if it is missing.
+    """
     from maskgit.data.emoji import emoji_cache_path, fetch_emoji
     from maskgit.evaluation.inception import InceptionFeatures
     from maskgit.evaluation.report import write_report
@@ -47,21 +56,22 @@ def run_demo(
     loaded = MaskGIT.load(path)
     phases["load model + Inception"] = time.perf_counter() - started
     t0 = time.perf_counter()
-    if not emoji_cache_path().is_file():
+    if data == "emoji" and not emoji_cache_path().is_file():
         log("fetching the emoji data (npm, once)...")
         fetch_emoji()
     phases["data"] = time.perf_counter() - t0
     config = SweepConfig(
         model=str(path),
-        data="emoji",
+        data=data,
         schedules=DEMO_SCHEDULES,
         steps=[DEMO_STEPS],
         confidence=DEMO_CONFIDENCE,
+        temperature=DEMO_TEMPERATURE,
         limit=QUICK_IMAGES if quick else 0,
         baselines=DEMO_BASELINES,
     )
     log(
-        f"inpainting {'the first ' + str(QUICK_IMAGES) if quick else 'all 747'} emoji test images with "
+        f"inpainting {'the first ' + str(QUICK_IMAGES) if quick else 'all'} {data} test images with "
         f"{', '.join(DEMO_SCHEDULES)} (T={DEMO_STEPS}), then FID against the ground truth and the baselines"
     )
     sweep = Sweep(config, out, model=loaded, extractor=extractor)
