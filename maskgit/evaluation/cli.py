@@ -351,7 +351,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("reference")
     p.add_argument("--split", default="test", choices=["train", "val", "test"], help="split of a dataset name")
     p.add_argument("--masks", help="also masked-region L1/PSNR: a mask folder, or 'benchmark' for the fixed masks")
-    p.add_argument("--batch-size", type=int, default=32, help="Inception batch (default 32)")
+    p.add_argument("--batch-size", type=int, default=8, help="Inception batch (default 8)")
     p.add_argument("--device", default=None)
     p.set_defaults(run=cmd_fid)
 
@@ -373,9 +373,9 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         "demo",
         help="the shipped emoji model inpaints the emoji test set, scores itself, reports",
         description="Inpaints the 747 emoji test images (fixed benchmark masks) with the cosine, "
-        "linear and square schedules, computes FID against the ground truth next to the baselines "
-        "(OpenCV Telea / Navier-Stokes, one-step decoding, raw and tokenizer reconstruction), and "
-        "writes an HTML report. No training. Resumable: a second run reuses finished cells.",
+        "linear and square schedules (T=4, greedy confidence), computes FID against the ground truth "
+        "next to OpenCV Telea inpainting, and writes an HTML report. No training. Resumable: a second "
+        "run reuses finished cells; `maskgit sweep --out` on the same folder adds more.",
     )
     p.add_argument("--quick", action="store_true", help="the first 48 test images only (about a minute)")
     p.add_argument("--out", default="maskgit-demo", help="output folder (default maskgit-demo)")
