@@ -8,6 +8,7 @@ the first S steps does not depend on T's later steps.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -103,8 +104,6 @@ class InpaintingSet:
         sweet_spots: the sweet spots to return (default: config's own); one decode runs to the largest.
         trace_indices: images whose per-step token masks and predictions to keep.
         """
-        import time
-
         spots = sorted(set(sweet_spots or [config.steps_to_run]))
         if spots[0] < 1 or spots[-1] > config.total_steps:
             raise InputError(f"sweet spots must lie in 1..{config.total_steps}, got {spots}")
