@@ -11,6 +11,7 @@ import torch
 
 from maskgit import __version__
 from maskgit.checkpoint import read_checkpoint
+from maskgit.data.masks import BENCHMARKS, MASK_KINDS
 from maskgit.errors import MaskGitError
 from maskgit.tokenizer.config import TOKENIZER_PRESETS, TokenizerConfig
 from maskgit.tokenizer.vqgan import VQGAN
@@ -109,7 +110,7 @@ def cmd_data_masks(args: argparse.Namespace) -> None:
     from maskgit.data import benchmark_masks, make_masks, write_masks
 
     if args.benchmark:
-        masks = benchmark_masks(args.count, args.resolution)
+        masks = benchmark_masks(args.count, args.resolution, args.benchmark)
     else:
         masks = make_masks(args.kind, args.count, args.resolution, args.seed)
     paths = write_masks(masks, Path(args.out))
@@ -212,11 +213,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--strict", action="store_true", help="refuse unreadable image files instead of skipping them")
     p.set_defaults(run=cmd_data_show)
     p = data.add_parser("masks", help="write a deterministic set of inpainting masks as PNGs")
-    p.add_argument("--kind", default="strokes", choices=["strokes", "boxes", "outpaint"])
+    p.add_argument("--kind", default="strokes", choices=list(MASK_KINDS))
     p.add_argument("--count", type=int, default=747)
     p.add_argument("--resolution", type=int, default=64)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--benchmark", action="store_true", help="the fixed benchmark set (strokes, fixed seed)")
+    p.add_argument(
+        "--benchmark",
+        nargs="?",
+        const="strokes",
+        choices=list(BENCHMARKS),
+        help="a fixed benchmark set instead: strokes (the default) or large (fixed seed)",
+    )
     p.add_argument("--out", required=True, help="folder for mask_000.png, ...")
     p.set_defaults(run=cmd_data_masks)
     return parser

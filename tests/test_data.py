@@ -196,6 +196,24 @@ def test_the_benchmark_masks_are_fixed():
     assert 0.15 < masks.mean() < 0.3
 
 
+def test_the_large_benchmark_is_boxes_of_a_quarter_to_a_half_and_missing_sides():
+    masks = benchmark_masks(747, 64, "large")
+    assert np.array_equal(masks[:5], benchmark_masks(5, 64, "large"))
+    coverage = masks.mean(axis=(1, 2))
+    assert coverage.min() >= 0.24 and coverage.max() <= 0.51  # 25-50%, up to rounding to whole pixels
+    rows, columns = masks.any(axis=2), masks.any(axis=1)
+    # every mask is one solid rectangle: its bounding box is all missing
+    assert all(m.sum() == r.sum() * c.sum() for m, r, c in zip(masks, rows, columns, strict=True))
+    touches = [
+        (r[0] and c.all()) or (r[-1] and c.all()) or (c[0] and r.all()) or (c[-1] and r.all())
+        for r, c in zip(rows, columns, strict=True)
+    ]
+    assert 0.4 < np.mean(touches) < 0.6  # about half are outpainting (a whole side missing)
+    assert not np.array_equal(masks, benchmark_masks(747, 64, "strokes"))
+    with pytest.raises(DataError, match="strokes, large"):
+        benchmark_masks(5, 64, "huge")
+
+
 def test_masks_round_trip_through_png_files_white_known_black_missing(tmp_path):
     masks = make_masks("boxes", 3, 32, seed=0)
     paths = write_masks(masks, tmp_path)

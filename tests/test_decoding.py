@@ -41,7 +41,8 @@ def test_the_cosine_schedule_over_four_steps_on_sixteen_unknown_tokens():
     # floor(16 * cos(pi/2 * t/4)) for t = 1, 2, 3, then 0: 14, 11, 6, 0 tokens stay masked
     model = MaskGIT.from_preset("tiny").eval()
     tokens, token_mask = torch.zeros(1, 16, dtype=torch.int64), torch.ones(1, 16, dtype=torch.bool)
-    result = decode_tokens(model.transformer, tokens, token_mask, DecodeConfig(total_steps=4), return_trace=True)
+    config = DecodeConfig(total_steps=4, schedule="cosine")
+    result = decode_tokens(model.transformer, tokens, token_mask, config, return_trace=True)
     assert [int(step.token_mask.sum()) for step in result.trace] == [14, 11, 6, 0]
 
 

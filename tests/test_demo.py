@@ -1,11 +1,13 @@
 """`maskgit demo` and the model it ships with."""
 
+import json
+
 import pytest
 
 from maskgit import MaskGIT
 from maskgit.cli import main
 from maskgit.evaluation import inception
-from maskgit.evaluation.demo import DEMO_SCHEDULES, SHIPPED_MODEL, run_demo
+from maskgit.evaluation.demo import QUICK_IMAGES, SHIPPED_MODEL, run_demo
 
 
 def test_the_shipped_model_loads_and_stays_within_40_mb():
@@ -20,10 +22,23 @@ def test_the_demo_inpaints_scores_and_reports_end_to_end(setup, tiny_model):
     tiny_model.save(model)
     lines = []
     result = run_demo(setup / "demo", quick=True, model=model, data=f"folder:{setup / 'images'}", log=lines.append)
-    keys = [row["key"] for row in result.rows]
-    assert [k.split("-")[0] for k in keys[:3]] == sorted(DEMO_SCHEDULES)
-    assert keys[3:] == ["OpenCV Telea"]
-    assert result.report.is_file() and "<table>" in result.report.read_text()
+    assert set(result.rows) == {"strokes", "large"}
+    for rows in result.rows.values():
+        assert [row["kind"] for row in rows] == ["decode", "baseline", "baseline"]
+        assert [row["key"] for row in rows[1:]] == ["OpenCV Telea", "oracle (true tokens)"]
+    summary = json.loads((setup / "demo" / "summary.json").read_text())
+    assert summary == result.summary
+    for name, entry in summary["benchmarks"].items():
+        assert {"maskgit", "telea", "oracle", "images", "scores"} == set(entry), name
+        assert "navier-stokes" not in entry  # not scored by the demo, so left out
+        assert entry["images"] == min(QUICK_IMAGES, 6)  # the fixture's test split holds 6 images
+        assert entry["maskgit"] == round(entry["scores"]["maskgit"]["fid"], 2) > 0
+    # the two benchmarks mask differently, so they score differently
+    assert summary["benchmarks"]["strokes"]["scores"] != summary["benchmarks"]["large"]["scores"]
+    assert summary["model"] == "model.safetensors" and summary["settings"]["confidence"] == "greedy"
+    page = result.report.read_text()
+    assert page.index("Summary") < page.index("strokes_comparison") < page.index("large_comparison")
+    assert str(setup) not in page and "{" not in page.partition("<body>")[2]  # no local paths, no JSON dump
     assert {"inpaint", "FID features", "report", "total"} <= set(result.phases)
 
 

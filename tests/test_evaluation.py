@@ -1,6 +1,7 @@
 """Set-level inpainting, baselines and pixel metrics, and the inpaint / generate commands."""
 
 import json
+from dataclasses import asdict
 
 import numpy as np
 import pytest
@@ -119,6 +120,23 @@ def test_inpaint_command_writes_lab_named_outputs_and_traces(model_file, pixels,
     result = np.asarray(Image.open(out / "image_000.png"))
     np.testing.assert_array_equal(result[~masks[0]], images[0][~masks[0]])
     assert "inpainted 3 images" in capsys.readouterr().out
+
+
+def test_decoding_flags_start_from_the_commands_preset_and_override_single_fields(model_file, pixels, tmp_path):
+    images, masks = pixels
+    save_folder(tmp_path / "in", images[:2])
+    save_folder(tmp_path / "masks", np.where(masks[:2], 0, 255).astype(np.uint8), grey=True)
+    args = ["inpaint", "--model", str(model_file), "--images", str(tmp_path / "in"), "--masks", str(tmp_path / "masks")]
+
+    def decode_settings(*extra):
+        out = tmp_path / f"out{len(list(tmp_path.iterdir()))}"
+        assert main([*args, "--out", str(out), *extra]) == 0
+        return json.loads((out / "manifest.json").read_text())["decode"]
+
+    assert decode_settings() == asdict(DecodeConfig.preset("inpaint")) == asdict(DecodeConfig())
+    seeds = decode_settings("--decoding", "seeds", "--steps", "3")
+    assert seeds == {**asdict(DecodeConfig.preset("seeds")), "total_steps": 3}
+    assert seeds["confidence"] == "seed" and seeds["choice_temperature"] == 4.5
 
 
 def test_inpaint_command_refuses_mismatched_masks_in_one_line(model_file, pixels, tmp_path, capsys):

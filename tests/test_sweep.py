@@ -2,6 +2,7 @@
 
 import json
 
+import numpy as np
 import pytest
 
 from maskgit.cli import main
@@ -37,7 +38,13 @@ def test_a_sweep_scores_every_cell_and_baseline_and_writes_table_and_figures(swe
     keys = [r["key"] for r in rows]
     # T = 1 is the same for every schedule: it runs once
     assert keys[:5] == ["cosine-T1-S1", "cosine-T3-S2", "cosine-T3-S3", "linear-T3-S2", "linear-T3-S3"]
-    assert keys[5:] == ["raw reconstruction", "OpenCV Telea", "OpenCV Navier-Stokes", "tokenizer reconstruction"]
+    assert keys[5:] == [
+        "raw reconstruction",
+        "OpenCV Telea",
+        "OpenCV Navier-Stokes",
+        "oracle (true tokens)",
+        "tokenizer reconstruction",
+    ]
     for row in rows:
         assert row["fid"] >= 0 and row["images"] == 6 and 0 <= row["masked_l1"] <= 1
     by_key = {r["key"]: r for r in rows}
@@ -47,6 +54,26 @@ def test_a_sweep_scores_every_cell_and_baseline_and_writes_table_and_figures(swe
     table = (out / "results.md").read_text()
     assert "| cosine |" in table and "OpenCV Telea" in table and "one-step decoding" in table
     assert len((out / "results.csv").read_text().splitlines()) == 1 + len(rows)
+    # the oracle: the ground truth where known, the ground truth's own reconstruction in the holes
+    bench = np.load(out / "benchmark_samples.npz")
+    oracle = np.load(out / "samples" / by_key["oracle (true tokens)"]["sample_file"])["images"]
+    whole = np.load(out / "samples" / by_key["tokenizer reconstruction"]["sample_file"])["images"]
+    known = ~bench["masks"]
+    assert np.array_equal(oracle[known], bench["truth"][known])
+    assert np.array_equal(oracle[~known], whole[~known]) and not np.array_equal(oracle, bench["truth"])
+
+
+def test_the_large_benchmark_scores_other_masks_and_a_sweep_keeps_to_one(sweep_setup, inception):
+    config, out = sweep_setup
+    config.steps, config.schedules, config.baselines = [2], ["cosine"], []
+    strokes = Sweep(config, out, extractor=inception, progress=False, log=lambda _: None).run()
+    config.masks = "large"
+    with pytest.raises(InputError, match="other masks"):
+        Sweep(config, out, extractor=inception, progress=False)
+    large = Sweep(config, out.with_name("large"), extractor=inception, progress=False, log=lambda _: None).run()
+    masks = np.load(out.with_name("large") / "benchmark_samples.npz")["masks"]
+    assert np.all((masks.mean(axis=(1, 2)) >= 0.2) & (masks.mean(axis=(1, 2)) <= 0.55))
+    assert large[0]["masked_psnr"] != strokes[0]["masked_psnr"]
 
 
 def test_a_sweep_resumes_where_it_stopped_and_refuses_other_settings(sweep_setup, inception, monkeypatch):

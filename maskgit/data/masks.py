@@ -15,8 +15,12 @@ from PIL import Image, ImageDraw
 from maskgit.data.images import save_png
 from maskgit.errors import DataError
 
-MASK_KINDS = ("strokes", "boxes", "outpaint")
-BENCHMARK_SEED = 2024  # the fixed benchmark mask set: strokes, this seed, one mask per test image
+MASK_KINDS = ("strokes", "boxes", "outpaint", "large")
+BENCHMARK_SEED = 2024  # every fixed benchmark mask set: its kind, this seed, one mask per test image
+BENCHMARKS = {  # benchmark name -> mask kind; the README and MODEL_CARD report both
+    "strokes": "strokes",  # thin free-form holes (the lab's kind of mask): classical inpainting does well
+    "large": "large",  # big boxes and missing sides: what a generative model is for
+}
 
 
 def stroke_mask(rng: np.random.Generator, resolution: int) -> np.ndarray:
@@ -69,7 +73,29 @@ def outpaint_mask(rng: np.random.Generator, resolution: int) -> np.ndarray:
     return mask
 
 
-GENERATORS = {"strokes": stroke_mask, "boxes": box_mask, "outpaint": outpaint_mask}
+def large_mask(rng: np.random.Generator, resolution: int) -> np.ndarray:
+    """A large hole: half of the masks are one box covering 25-50% of the image (aspect ratio 1:2 to 2:1),
+    half are one whole side missing to a depth of 25-50% (outpainting)."""
+    mask = np.zeros((resolution, resolution), dtype=bool)
+    area = rng.uniform(0.25, 0.5) * resolution * resolution
+    if rng.integers(0, 2) == 0:
+        aspect = float(np.exp(rng.uniform(np.log(0.5), np.log(2.0))))  # width / height
+        h = int(np.clip(round(np.sqrt(area / aspect)), 1, resolution))
+        w = int(np.clip(round(area / h), 1, resolution))
+        top, left = rng.integers(0, resolution - h + 1), rng.integers(0, resolution - w + 1)
+        mask[top : top + h, left : left + w] = True
+        return mask
+    depth = round(area / resolution)
+    side = int(rng.integers(0, 4))
+    view = mask if side < 2 else mask.T  # 0, 1: top, bottom; 2, 3: left, right
+    if side % 2 == 0:
+        view[:depth] = True
+    else:
+        view[-depth:] = True
+    return mask
+
+
+GENERATORS = {"strokes": stroke_mask, "boxes": box_mask, "outpaint": outpaint_mask, "large": large_mask}
 
 
 def make_masks(kind: str, count: int, resolution: int, seed: int = 0) -> np.ndarray:
@@ -82,9 +108,15 @@ def make_masks(kind: str, count: int, resolution: int, seed: int = 0) -> np.ndar
     return np.stack([GENERATORS[kind](rng, resolution) for _ in range(count)])
 
 
-def benchmark_masks(count: int, resolution: int) -> np.ndarray:
-    """The fixed benchmark mask set: free-form strokes from BENCHMARK_SEED."""
-    return make_masks("strokes", count, resolution, BENCHMARK_SEED)
+def check_benchmark(name: str) -> str:
+    if name not in BENCHMARKS:
+        raise DataError(f"unknown benchmark masks {name!r}: choose one of {', '.join(BENCHMARKS)}")
+    return name
+
+
+def benchmark_masks(count: int, resolution: int, benchmark: str = "strokes") -> np.ndarray:
+    """A fixed benchmark mask set (`strokes` or `large`) from BENCHMARK_SEED; fewer masks are a prefix of more."""
+    return make_masks(BENCHMARKS[check_benchmark(benchmark)], count, resolution, BENCHMARK_SEED)
 
 
 def write_masks(masks: np.ndarray, folder: Path) -> list[Path]:

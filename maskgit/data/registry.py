@@ -13,7 +13,7 @@ from maskgit.data.emoji import load_emoji
 from maskgit.data.fashion_mnist import load_fashion_mnist
 from maskgit.data.folder import image_files, load_folder, load_lab, read_images
 from maskgit.data.images import ImageSet, fit_to_square, set_channels
-from maskgit.data.masks import benchmark_masks, read_mask
+from maskgit.data.masks import benchmark_masks, check_benchmark, read_mask
 from maskgit.data.splits import SPLIT_IDS
 from maskgit.errors import DataError
 
@@ -52,16 +52,22 @@ def load_images(
     return images
 
 
-def load_inpainting_set(spec: str, resolution: int, channels: int = 3) -> tuple[ImageSet, np.ndarray]:
+def load_inpainting_set(
+    spec: str, resolution: int, channels: int = 3, benchmark: str = "strokes"
+) -> tuple[ImageSet, np.ndarray]:
     """Test images and their masks (bool (N, H, W), True = missing) for an inpainting benchmark.
 
     `lab:PATH`: the lab's masked test images (cat_face/masked_image) and mask64/ masks, paired by sorted
-    file name. Any other dataset: its test split with the fixed benchmark masks.
+    file name (the lab's own masks: `benchmark` must be "strokes"). Any other dataset: its test split with
+    the fixed `benchmark` masks ("strokes" or "large", maskgit.data.masks.BENCHMARKS).
     """
     name, _, argument = spec.partition(":")
+    check_benchmark(benchmark)
     if name != "lab":
         images = load_images(spec, "test", resolution, channels)
-        return images, benchmark_masks(len(images), resolution)
+        return images, benchmark_masks(len(images), resolution, benchmark)
+    if benchmark != "strokes":
+        raise DataError(f"{spec} brings its own masks (mask64/): drop --masks {benchmark}, or score another dataset")
     root = Path(argument)
     image_paths = image_files(root / "cat_face" / "masked_image")
     mask_paths = image_files(root / "mask64")

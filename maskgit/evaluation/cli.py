@@ -10,7 +10,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from maskgit.decoding.config import CONFIDENCE_RULES
+from maskgit.data.masks import BENCHMARKS
+from maskgit.decoding.config import CONFIDENCE_RULES, DECODE_PRESETS, DecodeConfig
 from maskgit.errors import InputError
 
 DEFAULT_SCHEDULES, DEFAULT_STEPS = "cosine,linear,square", "1,2,4,8,12"
@@ -54,22 +55,27 @@ def int_list(text: str) -> list[int]:
     return values
 
 
-def decode_config(args: argparse.Namespace):
-    from maskgit.decoding.config import DecodeConfig
+def decode_config(args: argparse.Namespace) -> DecodeConfig:
+    """The --decoding preset, with every decoding flag the user gave put over it."""
+    from dataclasses import replace
 
-    return DecodeConfig(
-        total_steps=args.steps,
-        sweet_spot=args.sweet_spot,
-        schedule=args.schedule,
-        choice_temperature=args.temperature,
-        confidence=args.confidence,
-        cfg_scale=getattr(args, "cfg_scale", 1.0),
-    )
+    flags = {
+        "total_steps": args.steps,
+        "sweet_spot": args.sweet_spot,
+        "schedule": args.schedule,
+        "choice_temperature": args.temperature,
+        "confidence": args.confidence,
+        "cfg_scale": getattr(args, "cfg_scale", None),
+    }
+    return replace(DecodeConfig.preset(args.decoding), **{k: v for k, v in flags.items() if v is not None})
 
 
 def amp(args: argparse.Namespace, device: torch.device) -> torch.dtype | None:
+    """Decoding precision. "auto" stays fp32 on every CPU, so CPU figures are the same on every machine."""
     from maskgit.training.runtime import autocast_dtype
 
+    if args.precision == "auto" and device.type == "cpu":
+        return None
     return autocast_dtype(args.precision, device)
 
 
@@ -81,9 +87,11 @@ def read_inpainting_inputs(args: argparse.Namespace, resolution: int, channels: 
     from maskgit.evaluation.sweep import load_benchmark
 
     if args.data:
-        if args.images or args.masks:
-            raise InputError("give either --data or --images with --masks, not both")
-        bench = load_benchmark(args.data, resolution, channels, args.limit)
+        if args.images:
+            raise InputError("give either --data (with --masks strokes|large) or --images with --masks DIR, not both")
+        if args.masks and args.masks not in BENCHMARKS:
+            raise InputError(f"with --data, --masks names the benchmark masks: {' or '.join(BENCHMARKS)}")
+        bench = load_benchmark(args.data, resolution, channels, args.limit, args.masks or "strokes")
         return bench.inputs, bench.masks, bench.truth, bench.names
     if not (args.images and args.masks):
         raise InputError("give --images DIR and --masks DIR (paired by sorted file name), or --data emoji|lab:PATH")
@@ -223,8 +231,8 @@ def cmd_fid(args: argparse.Namespace) -> None:
         if generated.shape != reference.shape:
             raise InputError(f"masked metrics pair images one to one: {generated.shape} vs {reference.shape}")
         side = generated.shape[1]
-        if args.masks == "benchmark":
-            masks = benchmark_masks(len(generated), side)
+        if args.masks in BENCHMARKS:
+            masks = benchmark_masks(len(generated), side, args.masks)
         else:
             masks = np.stack([read_mask(p, side) for p in image_files(Path(args.masks))])
         if len(masks) != len(generated):
@@ -254,6 +262,7 @@ def cmd_sweep(args: argparse.Namespace) -> None:
         seed=args.seed,
         batch_size=args.batch_size,
         limit=args.limit,
+        masks=args.masks,
         baselines=[] if args.no_baselines else list(BASELINES),
     )
     started = time.perf_counter()
@@ -292,12 +301,20 @@ def cmd_demo(args: argparse.Namespace) -> None:
     print(f"report: {result.report}")
 
 
-def _decoding_arguments(p: argparse.ArgumentParser, steps: int = 12) -> None:
-    p.add_argument("--schedule", default="cosine", help="mask schedule gamma (cosine, linear, square, ...)")
-    p.add_argument("--steps", type=int, default=steps, help=f"total decoding steps T (default {steps})")
+def _decoding_arguments(p: argparse.ArgumentParser, preset: str) -> None:
+    """--decoding picks a named setting (DECODE_PRESETS); each flag given overrides one of its fields."""
+    d = DecodeConfig.preset(preset)
+    p.add_argument(
+        "--decoding",
+        default=preset,
+        choices=list(DECODE_PRESETS),
+        help=f"named decoding settings (default {preset}; seeds: the lab's); the flags below override them",
+    )
+    p.add_argument("--schedule", help=f"mask schedule gamma: cosine, linear, square, ... ({preset}: {d.schedule})")
+    p.add_argument("--steps", type=int, help=f"total decoding steps T ({preset}: {d.total_steps})")
     p.add_argument("--sweet-spot", type=int, default=None, help="stop after S <= T steps (default T)")
-    p.add_argument("--temperature", type=float, default=4.5, help="choice temperature t0 (default 4.5)")
-    p.add_argument("--confidence", default="seed", choices=CONFIDENCE_RULES, help="confidence rule (README)")
+    p.add_argument("--temperature", type=float, help=f"choice temperature t0 ({preset}: {d.choice_temperature})")
+    p.add_argument("--confidence", choices=CONFIDENCE_RULES, help=f"confidence rule, README ({preset}: {d.confidence})")
 
 
 def _runtime_arguments(p: argparse.ArgumentParser, batch: int = 64) -> None:
@@ -322,12 +339,16 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--model", required=True, help="a run folder or a .safetensors checkpoint")
     p.add_argument("--images", help="folder of images at the model's resolution")
-    p.add_argument("--masks", help="folder of masks, paired with the images by sorted file name")
+    p.add_argument(
+        "--masks",
+        help="with --images: a folder of masks, paired by sorted file name; with --data emoji: the benchmark "
+        "masks, strokes (default) or large",
+    )
     p.add_argument("--data", help="emoji (test split + benchmark masks) or lab:PATH (masked_image + mask64)")
     p.add_argument("--limit", type=int, default=0, help="only the first N images")
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--trace", action="store_true", help="also write per-step mask and prediction strips and a GIF")
-    _decoding_arguments(p)
+    _decoding_arguments(p, "inpaint")
     _runtime_arguments(p)
     p.set_defaults(run=cmd_inpaint)
 
@@ -335,9 +356,9 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--model", required=True, help="a run folder or a .safetensors checkpoint")
     p.add_argument("--count", type=int, default=16, help="images to sample (default 16)")
     p.add_argument("--class-id", type=int, default=None, help="class to sample (class-conditional models)")
-    p.add_argument("--cfg-scale", type=float, default=1.0, help="classifier-free guidance scale (default 1.0)")
+    p.add_argument("--cfg-scale", type=float, help="classifier-free guidance scale (generate preset: 1.0)")
     p.add_argument("--out", required=True, help="output folder (sample_000.png ..., grid.png)")
-    _decoding_arguments(p)
+    _decoding_arguments(p, "generate")
     _runtime_arguments(p)
     p.set_defaults(run=cmd_generate)
 
@@ -350,7 +371,9 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("generated")
     p.add_argument("reference")
     p.add_argument("--split", default="test", choices=["train", "val", "test"], help="split of a dataset name")
-    p.add_argument("--masks", help="also masked-region L1/PSNR: a mask folder, or 'benchmark' for the fixed masks")
+    p.add_argument(
+        "--masks", help="also masked-region L1/PSNR: a mask folder, or the benchmark masks' name (strokes or large)"
+    )
     p.add_argument("--batch-size", type=int, default=8, help="Inception batch (default 8)")
     p.add_argument("--device", default=None)
     p.set_defaults(run=cmd_fid)
@@ -361,8 +384,11 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--schedules", default=DEFAULT_SCHEDULES, help=f"comma-separated (default {DEFAULT_SCHEDULES})")
     p.add_argument("--steps", default=DEFAULT_STEPS, help=f"comma-separated step counts T (default {DEFAULT_STEPS})")
     p.add_argument("--sweet-spots", default="", help="comma-separated sweet spots S, each scored for every T > S")
-    p.add_argument("--temperature", type=float, default=4.5)
-    p.add_argument("--confidence", default="seed", choices=CONFIDENCE_RULES, help="confidence rule (README)")
+    p.add_argument("--temperature", type=float, default=DecodeConfig().choice_temperature, help="choice temperature t0")
+    p.add_argument(
+        "--confidence", default=DecodeConfig().confidence, choices=CONFIDENCE_RULES, help="confidence rule (README)"
+    )
+    p.add_argument("--masks", default="strokes", choices=list(BENCHMARKS), help="benchmark masks (default strokes)")
     p.add_argument("--limit", type=int, default=0, help="only the first N test images (quick looks)")
     p.add_argument("--no-baselines", action="store_true", help="skip OpenCV, raw and tokenizer baselines")
     p.add_argument("--out", required=True, help="sweep folder (resumable: finished cells are skipped)")

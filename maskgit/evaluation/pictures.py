@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageDraw, ImageFont
 
 from maskgit.data.images import image_grid, save_png
 from maskgit.evaluation.inpainting import Trace
@@ -82,8 +82,36 @@ def masked_input(images: np.ndarray, masks: np.ndarray) -> np.ndarray:
     return np.where(masks[..., None], np.uint8(128), images)
 
 
-def comparison_grid(inputs: np.ndarray, outputs: list[np.ndarray], truth: np.ndarray, masks: np.ndarray) -> np.ndarray:
-    """Rows of [masked input | output 1 | ... | ground truth] (seed 000's table), one row per image."""
+def comparison_grid(
+    inputs: np.ndarray,
+    outputs: list[np.ndarray],
+    truth: np.ndarray,
+    masks: np.ndarray,
+    labels: list[str] | None = None,
+    scale: int = 1,
+) -> np.ndarray:
+    """Rows of [masked input | output 1 | ... | ground truth] (seed 000's table), one row per image.
+
+    labels: one name per output; with them, a header row names every column. scale: nearest-neighbour
+    upscaling of the tiles (the labels stay readable at any scale).
+    """
     columns = [masked_input(inputs, masks), *outputs, truth]
     tiles = np.stack([as_rgb(c[i]) for i in range(len(truth)) for c in columns])
-    return image_grid(tiles, columns=len(columns))
+    if scale > 1:
+        tiles = tiles.repeat(scale, axis=1).repeat(scale, axis=2)
+    grid = image_grid(tiles, columns=len(columns))
+    if labels is None:
+        return grid
+    return np.concatenate([column_header(["masked input", *labels, "ground truth"], tiles.shape[2]), grid])
+
+
+def column_header(labels: list[str], tile: int, pad: int = 2, height: int = 18) -> np.ndarray:
+    """A white strip with one centred label over each column of an image_grid of `tile`-wide images."""
+    strip = Image.new("RGB", (len(labels) * (tile + pad) + pad, height), (255, 255, 255))
+    draw = ImageDraw.Draw(strip)
+    font = ImageFont.load_default(size=11)
+    for i, label in enumerate(labels):
+        width = draw.textlength(label, font=font)
+        x = pad + i * (tile + pad) + max(0.0, (tile - width) / 2)
+        draw.text((x, 3), label, fill=(0, 0, 0), font=font)
+    return np.asarray(strip)

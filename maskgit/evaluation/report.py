@@ -160,73 +160,147 @@ def add_run(report: Report, run: Path) -> None:
         )
 
 
-def add_sweep(report: Report, folder: Path) -> None:
-    settings = json.loads((folder / "sweep.json").read_text())
-    rows = (
-        [json.loads(x) for x in (folder / "results.jsonl").read_text().splitlines() if x.strip()]
-        if (folder / "results.jsonl").is_file()
-        else []
-    )
-    if not rows:
-        raise InputError(f"{folder} has no finished cells yet: run `maskgit sweep` first")
+def sweep_rows(folder: Path) -> list[dict]:
+    """A sweep folder's finished rows, sorted (decoding cells, then baselines)."""
     from maskgit.evaluation.sweep import Sweep
 
-    rows = Sweep.sort_rows(rows)
-    report.text("## Settings\n\n```\n" + json.dumps(settings["config"], indent=2) + "\n```")
+    lines = (folder / "results.jsonl").read_text().splitlines() if (folder / "results.jsonl").is_file() else []
+    rows = [json.loads(x) for x in lines if x.strip()]
+    if not rows:
+        raise InputError(f"{folder} has no finished cells yet: run `maskgit sweep` first")
+    return Sweep.sort_rows(rows)
+
+
+def settings_table(config: dict) -> Table:
+    """A sweep's settings as a short table; the model by file name only (reports travel: no local paths)."""
+    shown = {**config, "model": Path(str(config.get("model", ""))).name}
+    if str(shown.get("data", "")).startswith(("lab:", "folder:")):
+        kind, _, path = str(shown["data"]).partition(":")
+        shown["data"] = f"{kind}:{Path(path).name}"
+    shown["limit"] = shown.get("limit") or "all images"
+    values = [
+        [k.replace("_", " "), ", ".join(map(str, v)) if isinstance(v, list) else str(v)] for k, v in shown.items()
+    ]
+    return Table("Settings", ["setting", "value"], values)
+
+
+def add_comparison(report: Report, folder: Path, rows: list[dict], title: str = "comparison.png") -> None:
+    """The fixed sample images: masked input | best maskgit | one-step | Telea | Navier-Stokes | oracle | truth."""
+    from maskgit.evaluation.sweep import ORACLE
+
+    bench = folder / "benchmark_samples.npz"
+    best = best_decode(rows)
+    if not bench.is_file() or best is None:
+        return
+    data = np.load(bench)
+    columns, names = [], []
+    by_key = {r["key"]: r for r in rows}
+    for key, label in (
+        (best["key"], f"maskgit T={best['steps']}"),
+        ("one-step decoding", "one-step"),
+        ("OpenCV Telea", "Telea"),
+        ("OpenCV Navier-Stokes", "Navier-Stokes"),
+        (ORACLE, "oracle"),
+    ):
+        row = by_key.get(key) or (
+            next((r for r in rows if r["kind"] == "decode" and r["steps"] == 1), None)
+            if key == "one-step decoding" and best["steps"] != 1
+            else None
+        )
+        if row and (folder / "samples" / row["sample_file"]).is_file():
+            columns.append(np.load(folder / "samples" / row["sample_file"])["images"])
+            names.append(label)
+    grid = comparison_grid(data["inputs"], columns, data["truth"], data["masks"], labels=names, scale=2)
+    caption = "test images " + ", ".join(str(i) for i in data["indices"]) + " (grey: the missing pixels)"
+    report.picture(title, png_bytes(grid), caption)
+
+
+def add_decoding_steps(report: Report, folder: Path, rows: list[dict], limit: int = 4) -> None:
+    best = best_decode(rows)
+    trace_file = folder / "traces" / f"{best['schedule']}-T{best['steps']}.npz" if best else None
+    if trace_file is None or not trace_file.is_file():
+        return
+    t = np.load(trace_file)
+    trace = Trace(list(t["indices"]), t["token_masks"], t["predictions"], t["initial_mask"])
+    report.text(
+        f"## Decoding, step by step ({best['schedule']}, T={best['steps']})\n\nFor each image: the "  # type: ignore[index]
+        "token mask before and after each step (white: known, grey: decoded, black: still masked), "
+        "and the image predicted at each step."
+    )
+    for k, index in enumerate(trace.indices[:limit]):
+        masks, images = trace_pictures(trace, k)
+        strip = np.concatenate([masks, images], axis=0)
+        report.picture(f"{folder.name}_decoding_{index:03d}.png", png_bytes(strip, scale=2), f"test image {index}")
+
+
+def add_sweep(report: Report, folder: Path) -> None:
+    settings = json.loads((folder / "sweep.json").read_text())
+    rows = sweep_rows(folder)
+    report.table(settings_table(settings["config"]))
     tables, summary = result_tables(rows)
     report.text("## FID (InceptionV3 pool3 against the ground truth)")
     for table in tables:
         report.table(table)
     if summary:
         report.text(summary)
-    for name, caption in (
-        ("fid_vs_steps.png", "FID against iteration, per schedule; dashed: baselines"),
-        ("masked_fraction.png", "fraction of the unknown tokens still masked after each step"),
-    ):
-        if (folder / name).is_file():
-            report.picture(name, (folder / name).read_bytes(), caption)
-    bench = folder / "benchmark_samples.npz"
-    best = best_decode(rows)
-    if bench.is_file() and best is not None:
-        data = np.load(bench)
-        columns, names = [], []
-        by_key = {r["key"]: r for r in rows}
-        for key, label in (
-            (best["key"], f"best ({best['schedule']} T={best['steps']})"),
-            ("one-step decoding", "one-step"),
-            ("OpenCV Telea", "Telea"),
-            ("OpenCV Navier-Stokes", "Navier-Stokes"),
+    if len({r["steps"] for r in rows if r["kind"] == "decode"}) > 1 or any(
+        r["sweet_spot"] < r["steps"] for r in rows if r["kind"] == "decode"
+    ):  # a curve to show, not a single point
+        for name, caption in (
+            ("fid_vs_steps.png", "FID against iteration, per schedule; dashed: baselines"),
+            ("masked_fraction.png", "fraction of the unknown tokens still masked after each step"),
         ):
-            row = by_key.get(key) or (
-                next((r for r in rows if r["kind"] == "decode" and r["steps"] == 1), None)
-                if key == "one-step decoding"
-                else None
-            )
-            if row and (folder / "samples" / row["sample_file"]).is_file():
-                columns.append(np.load(folder / "samples" / row["sample_file"])["images"])
-                names.append(label)
-        grid = comparison_grid(data["inputs"], columns, data["truth"], data["masks"])
-        caption = (
-            "rows: test images "
-            + ", ".join(str(i) for i in data["indices"])
-            + "; columns: masked input | "
-            + " | ".join(names)
-            + " | ground truth"
-        )
-        report.picture("comparison.png", png_bytes(grid, scale=2), caption)
-        trace_file = folder / "traces" / f"{best['schedule']}-T{best['steps']}.npz"
-        if trace_file.is_file():
-            t = np.load(trace_file)
-            trace = Trace(list(t["indices"]), t["token_masks"], t["predictions"], t["initial_mask"])
-            report.text(
-                f"## Decoding, step by step ({best['schedule']}, T={best['steps']})\n\nFor each image: the "
-                "token mask before and after each step (white: known, grey: decoded, black: still masked), "
-                "and the image predicted at each step."
-            )
-            for k, index in enumerate(trace.indices):
-                masks, images = trace_pictures(trace, k)
-                strip = np.concatenate([masks, images], axis=0)
-                report.picture(f"decoding_{index:03d}.png", png_bytes(strip, scale=2), f"test image {index}")
+            if (folder / name).is_file():
+                report.picture(name, (folder / name).read_bytes(), caption)
+    add_comparison(report, folder, rows)
+    add_decoding_steps(report, folder, rows)
+
+
+def write_demo_report(out: Path, summary: dict) -> Path:
+    """The demo's report.html: the summary first (both benchmarks, baselines, oracle), then labelled pictures
+    of each benchmark, the settings, and decoding step by step on large holes."""
+    from maskgit.evaluation.demo import SUMMARY_NAMES
+
+    report = Report("maskgit demo: inpainting the emoji test set")
+    benchmarks = summary["benchmarks"]
+    names = {"maskgit": "maskgit", **{v: k for k, v in SUMMARY_NAMES.items()}}
+    methods = [m for m in names if any(m in b for b in benchmarks.values())]
+    header = ["method"] + [f"{b} {q}" for b in benchmarks for q in ("FID", "masked PSNR (dB)")]
+    body = []
+    for method in methods:
+        row = [names[method]]
+        for b in benchmarks.values():
+            scores = b["scores"].get(method)
+            row += [f"{scores['fid']:.2f}", f"{scores['masked_psnr']:.2f}"] if scores else ["", ""]
+        body.append(row)
+    images = {b["images"] for b in benchmarks.values()}
+    report.text(
+        "## Summary\n\n"
+        f"FID against the ground truth on {', '.join(map(str, sorted(images)))} emoji test images (lower is better), "
+        "and the PSNR of the filled-in pixels (higher is better). **strokes**: thin free-form holes, "
+        "where classical inpainting does well; **large**: boxes covering 25-50% of the image or a whole "
+        "missing side, which only a generative model can fill with content. The oracle decodes the "
+        "ground truth's own tokens into the holes: the best score a perfect transformer could reach with "
+        "this tokenizer."
+    )
+    report.table(Table("Scores", header, body))
+    for benchmark in benchmarks:
+        folder = out / benchmark
+        report.text(f"## {benchmark}")
+        add_comparison(report, folder, sweep_rows(folder), f"{benchmark}_comparison.png")
+    s = summary["settings"]
+    settings = [["model", summary["model"]]]
+    settings += [[k, str(v)] for k, v in s.items()]
+    settings += [["time", f"{summary['seconds']:.0f} s"]]
+    report.table(Table("Settings", ["setting", "value"], settings))
+    if "large" in benchmarks:
+        add_decoding_steps(report, out / "large", sweep_rows(out / "large"), limit=2)
+    html_path = out / "report.html"
+    page = report.html()
+    atomic_write(html_path, lambda tmp: tmp.write_text(page))
+    text = report.markdown(out / "report_files")
+    atomic_write(out / "report.md", lambda tmp: tmp.write_text(text))
+    return html_path
 
 
 def write_report(folder: Path, out: Path | None = None, run: str | None = None) -> tuple[Path, Path]:
@@ -236,7 +310,7 @@ def write_report(folder: Path, out: Path | None = None, run: str | None = None) 
     if not (is_sweep or is_run):
         raise InputError(f"{folder} is neither a sweep folder (sweep.json) nor a training run (metrics.jsonl)")
     report = Report(f"maskgit report: {folder.name}")
-    report.text(f"Written {datetime.datetime.now().strftime('%Y-%m-%d %H:%M')} from `{folder}`.")
+    report.text(f"Written {datetime.datetime.now().strftime('%Y-%m-%d %H:%M')}.")
     if is_sweep:
         add_sweep(report, folder)
         model = Path(json.loads((folder / "sweep.json").read_text())["config"]["model"])

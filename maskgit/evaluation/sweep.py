@@ -38,8 +38,10 @@ BASELINES = (
     "raw reconstruction",  # the decoder's whole image at the first schedule and largest T, not composited
     "OpenCV Telea",
     "OpenCV Navier-Stokes",
-    "tokenizer reconstruction",  # the ground truth through the tokenizer: the floor for inpainting
+    "oracle (true tokens)",  # the ground truth's own tokens decoded into the holes: a perfect transformer
+    "tokenizer reconstruction",  # the ground truth through the tokenizer, whole image (no compositing)
 )
+ORACLE = "oracle (true tokens)"
 OPENCV_NAMES = {"telea": "OpenCV Telea", "navier-stokes": "OpenCV Navier-Stokes"}
 
 
@@ -50,11 +52,12 @@ class SweepConfig:
     schedules: list[str] = field(default_factory=lambda: ["cosine", "linear", "square"])
     steps: list[int] = field(default_factory=lambda: [1, 2, 4, 8, 12])
     sweet_spots: list[int] = field(default_factory=list)  # extra sweet spots S < T per step count T
-    temperature: float = 4.5
-    confidence: str = "seed"
+    temperature: float = DecodeConfig().choice_temperature
+    confidence: str = DecodeConfig().confidence
     seed: int = 0
     batch_size: int = 64
     limit: int = 0  # use the first `limit` images only (0: all)
+    masks: str = "strokes"  # the benchmark's fixed masks: "strokes" or "large" (maskgit.data.masks.BENCHMARKS)
     baselines: list[str] = field(default_factory=lambda: list(BASELINES))  # a subset of BASELINES
 
     def __post_init__(self) -> None:
@@ -72,7 +75,7 @@ class SweepConfig:
 
     def identity(self) -> dict[str, object]:
         """What a resumed sweep must share with the one on disk (cells may be added)."""
-        keep = ("data", "temperature", "confidence", "seed", "limit")
+        keep = ("data", "masks", "temperature", "confidence", "seed", "limit")
         return {k: v for k, v in asdict(self).items() if k in keep}
 
     def cells(self) -> list[tuple[str, int, int]]:
@@ -99,9 +102,9 @@ class Benchmark:
     names: list[str]
 
 
-def load_benchmark(spec: str, resolution: int, channels: int, limit: int = 0) -> Benchmark:
+def load_benchmark(spec: str, resolution: int, channels: int, limit: int = 0, masks: str = "strokes") -> Benchmark:
     """A dataset's inpainting benchmark: test images, fixed masks, ground truth (see load_inpainting_set)."""
-    inputs, masks = load_inpainting_set(spec, resolution, channels)
+    inputs, masks = load_inpainting_set(spec, resolution, channels, masks)
     truth = inputs.images if not spec.startswith("lab:") else load_images(spec, "test", resolution, channels).images
     if len(truth) != len(inputs):
         raise InputError(f"{spec}: {len(inputs)} masked test images but {len(truth)} ground-truth images")
@@ -178,7 +181,7 @@ class Sweep:
         c = self.config
         t0 = time.perf_counter()
         tc = self.model.tokenizer.config
-        bench = load_benchmark(c.data, tc.resolution, tc.image_channels, c.limit)
+        bench = load_benchmark(c.data, tc.resolution, tc.image_channels, c.limit, c.masks)
         self._time("load data", t0)
         todo = [cell for cell in c.cells() if cell_key(*cell) not in self.results]
         baselines = self._baseline_names()
@@ -275,6 +278,10 @@ class Sweep:
             out, note = output.by_sweet_spot[1].images, "T = 1: every token in one pass"
         elif name == "tokenizer reconstruction":
             out, note = tokenizer_reconstruction(self.model, bench.truth, c.batch_size), "ground truth, no mask"
+        elif name == ORACLE:
+            decoded = tokenizer_reconstruction(self.model, bench.truth, c.batch_size)
+            out = np.where(bench.masks[..., None], decoded, bench.truth)
+            note = "the ground truth's tokens decoded, composited into the holes: what a perfect transformer scores"
         elif name == "raw reconstruction":
             return  # made with its decode run
         else:

@@ -73,6 +73,7 @@ class TransformerTrainConfig(LoopConfig):
     class_conditional: bool = False  # a class token from the dataset's labels (for guided generation)
     class_dropout: float = 0.1  # class-conditional models: share of samples trained with the null class
     sample_images: int = 16  # validation images inpainted into a sample grid after every epoch
+    init_from: str = ""  # a checkpoint whose transformer weights start the run (same architecture): fine-tuning
 
     def check(self) -> None:
         super().check()

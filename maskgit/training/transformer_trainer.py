@@ -58,6 +58,8 @@ class TransformerTrainer(TrainLoop):
             num_classes = int(max(self.train_tokens.labels.max(), self.val_tokens.labels.max())) + 1
             model_config = replace_config(model_config, num_classes=num_classes)
         self.model = BidirectionalTransformer(model_config).to(device)
+        if config.init_from:
+            self._load_initial_weights(config.init_from)
         self.network = DistributedDataParallel(self.model) if self.runtime.distributed else self.model
         self.optimizer = adamw(self.model, config)
         self.ema = ModelEMA(self.model, config.ema_decay) if config.ema_decay else None
@@ -66,6 +68,18 @@ class TransformerTrainer(TrainLoop):
         self.size_run(len(self.train_tokens))
         self.scheduler = lr_scheduler(self.optimizer, config, self.total_steps)
         self.begin(resume)
+
+    def _load_initial_weights(self, path: str) -> None:
+        """Start from another run's transformer (its EMA weights, as exported), e.g. to train a shipped model on."""
+        start = load_checkpoint(path, device=self.runtime.device).transformer
+        if start is None:
+            raise TrainingError(f"init_from {path} holds no transformer: give a checkpoint written by maskgit train")
+        if start.config != self.model.config:
+            raise TrainingError(
+                f"init_from {path} holds a transformer of another architecture than this run's "
+                f"({start.config} vs {self.model.config}): use its preset and model settings"
+            )
+        self.model.load_state_dict(start.state_dict())
 
     def _tokens(self, split: str, flip: bool, images: ImageSet | None = None) -> TokenSet:
         path = cache_path(self.config.data, split, self.tokenizer_hash, flip)
