@@ -12,7 +12,7 @@ import torch
 from maskgit import __version__
 from maskgit.checkpoint import read_checkpoint
 from maskgit.data.masks import BENCHMARKS, MASK_KINDS
-from maskgit.errors import MaskGitError
+from maskgit.errors import InputError, MaskGitError
 from maskgit.tokenizer.config import TOKENIZER_PRESETS, TokenizerConfig
 from maskgit.tokenizer.vqgan import VQGAN
 from maskgit.transformer.config import TRANSFORMER_PRESETS, TransformerConfig
@@ -73,9 +73,16 @@ def cmd_data_list(args: argparse.Namespace) -> None:
 def cmd_data_fetch(args: argparse.Namespace) -> None:
     from maskgit.data import fetch_emoji, load_images
 
-    if args.name == "emoji":
-        path = fetch_emoji(force=args.force, tarball=args.tarball)
-        print(f"emoji ready at {path}")
+    name, _, argument = args.name.partition(":")
+    if name == "emoji":
+        from maskgit.data.emoji import emoji_styles
+
+        styles = emoji_styles(argument)
+        if args.tarball and len(styles) > 1:
+            raise InputError("--tarball holds one style: fetch the styles one at a time")
+        for style in styles:
+            path = fetch_emoji(force=args.force, tarball=args.tarball, style=style)
+            print(f"emoji ({style}) ready at {path}")
         return
     counts = {split: len(load_images(args.name, split)) for split in ("train", "val", "test")}
     print(f"{args.name}: nothing to fetch; found " + ", ".join(f"{n} {s}" for s, n in counts.items()))
@@ -145,7 +152,6 @@ def cmd_tokenizer_metrics(args: argparse.Namespace) -> None:
 
     from maskgit.checkpoint import load_checkpoint
     from maskgit.data import load_images
-    from maskgit.errors import InputError
     from maskgit.tokenizer.metrics import reconstruction_metrics
 
     tokenizer = load_checkpoint(args.model).tokenizer
@@ -201,7 +207,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = data.add_parser("list", help="the dataset names")
     p.set_defaults(run=cmd_data_list)
     p = data.add_parser("fetch", help="download and check a dataset (emoji: with npm, once)")
-    p.add_argument("name", help="emoji, fashion-mnist, ...")
+    p.add_argument("name", help="emoji, emoji:twitter, emoji:google,twitter, fashion-mnist, ...")
     p.add_argument("--force", action="store_true", help="fetch again even if cached")
     p.add_argument("--tarball", help="build the emoji cache from this already downloaded npm tarball (offline)")
     p.set_defaults(run=cmd_data_fetch)

@@ -2,13 +2,14 @@ import gzip
 import io
 import json
 import tarfile
+from dataclasses import replace
 
 import numpy as np
 import pytest
 from PIL import Image
 
 from maskgit.data import load_images, make_masks, read_mask, write_masks
-from maskgit.data.emoji import build_emoji_cache, emoji_checksum, fetch_emoji, load_emoji
+from maskgit.data.emoji import STYLES, build_emoji_cache, emoji_checksum, fetch_emoji, load_emoji
 from maskgit.data.fashion_mnist import read_idx
 from maskgit.data.masks import MASK_KINDS, benchmark_masks
 from maskgit.data.splits import TEST, TRAIN, VAL, split_by_group
@@ -21,8 +22,10 @@ def png_bytes(color, size=64, mode="RGBA"):
     return buffer.getvalue()
 
 
-def fake_emoji_tarball(path, transparent_first=True):
-    """A tarball laid out like emoji-datasource-google: emoji.json and img/google/64/*.png."""
+def fake_emoji_tarball(path, transparent_first=True, style="google", extra=False):
+    """A tarball laid out like emoji-datasource-STYLE: emoji.json and img/STYLE/64/*.png.
+
+    extra: one more emoji (a cat) that only this style draws."""
     entries = [
         {"unified": "1F600", "image": "1f600.png", "category": "Smileys", "sort_order": 1, "has_img_google": True},
         {
@@ -38,16 +41,21 @@ def fake_emoji_tarball(path, transparent_first=True):
         },
         {"unified": "1F436", "image": "1f436.png", "category": "Animals", "sort_order": 3, "has_img_google": True},
     ]
+    if extra:
+        cat = {"unified": "1F431", "image": "1f431.png", "category": "Animals", "sort_order": 4, "has_img_google": True}
+        entries.append(cat)
+    entries = json.loads(json.dumps(entries).replace('"has_img_google"', f'"has_img_{style}"'))
     pngs = {
         "1f600.png": png_bytes((0, 0, 0, 0) if transparent_first else (10, 20, 30, 255)),
         "1f44d.png": png_bytes((255, 0, 0, 255)),
         "1f44d-1f3fb.png": png_bytes((0, 255, 0, 255)),
         "1f44d-1f3ff.png": png_bytes((0, 0, 255, 255)),
         "1f436.png": png_bytes((9, 9, 9, 255)),
+        **({"1f431.png": png_bytes((7, 7, 7, 255))} if extra else {}),
     }
     with tarfile.open(path, "w:gz") as archive:
         files = {"package/emoji.json": json.dumps(entries).encode()}
-        files.update({f"package/img/google/64/{k}": v for k, v in pngs.items()})
+        files.update({f"package/img/{style}/64/{k}": v for k, v in pngs.items()})
         for name, data in files.items():
             info = tarfile.TarInfo(name)
             info.size = len(data)
@@ -72,8 +80,7 @@ def test_emoji_cache_from_a_tarball_composites_on_white_and_splits_by_base(tmp_p
     monkeypatch.setattr("maskgit.data.emoji.VAL_IMAGES", 1)
     tarball = tmp_path / "emoji.tgz"
     pngs = fake_emoji_tarball(tarball)
-    monkeypatch.setattr("maskgit.data.emoji.EMOJI_IMAGES", 5)
-    monkeypatch.setattr("maskgit.data.emoji.EMOJI_CHECKSUM", emoji_checksum(pngs))
+    monkeypatch.setitem(STYLES, "google", replace(STYLES["google"], images=5, checksum=emoji_checksum(pngs)))
     path = fetch_emoji(tarball=tarball)
     assert path == tmp_path / "home" / "emoji" / "emoji-google-16.0.0-64px.npz"
     splits = {s: load_emoji(s) for s in ("train", "val", "test")}
@@ -84,6 +91,29 @@ def test_emoji_cache_from_a_tarball_composites_on_white_and_splits_by_base(tmp_p
     _, images = everything["1f600.png"]
     assert (images.images[images.names.index("1f600.png")] == 255).all()  # transparent -> white
     assert images.class_names == ["Animals", "People", "Smileys"]
+
+
+def test_every_emoji_style_keeps_notos_split_so_no_test_emoji_trains_in_any_style(tmp_path, monkeypatch):
+    monkeypatch.setenv("MASKGIT_HOME", str(tmp_path / "home"))
+    monkeypatch.setattr("maskgit.data.emoji.TEST_IMAGES", 1)
+    monkeypatch.setattr("maskgit.data.emoji.VAL_IMAGES", 3)
+    for style, extra in (("google", False), ("twitter", True)):
+        pngs = fake_emoji_tarball(tmp_path / f"{style}.tgz", style=style, extra=extra)
+        monkeypatch.setitem(STYLES, style, replace(STYLES[style], images=len(pngs), checksum=emoji_checksum(pngs)))
+    fetch_emoji(tarball=tmp_path / "google.tgz")
+    fetch_emoji(tarball=tmp_path / "twitter.tgz", style="twitter")
+    split_of = {}
+    for split in ("train", "val", "test"):
+        for name in load_images("emoji:google,twitter", split).names:
+            split_of[name] = split
+    assert len(split_of) == 5 + 6
+    for name in ("1f600.png", "1f44d.png", "1f44d-1f3fb.png", "1f436.png"):
+        assert split_of[f"google/{name}"] == split_of[f"twitter/{name}"], name
+    assert "test" in set(split_of.values()) and "val" in set(split_of.values())
+    assert split_of["twitter/1f431.png"] == "train"  # an emoji that Noto lacks is in no test split
+    assert load_images("emoji:twitter", "test").names == load_images("emoji", "test").names
+    with pytest.raises(DataError, match="unknown emoji style 'apple'"):
+        load_images("emoji:apple", "train")
 
 
 def test_emoji_tarball_with_wrong_count_or_checksum_is_refused(tmp_path):

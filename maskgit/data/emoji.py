@@ -1,9 +1,16 @@
-"""Noto Emoji at 64x64 from the npm package emoji-datasource-google@16.0.0 (images Apache-2.0, package MIT).
+"""Emoji at 64x64 from the npm packages emoji-datasource-STYLE@16.0.0 (package MIT; images per style).
 
-`fetch_emoji` runs `npm pack` once, checks the 3,786 64-px PNGs against a checksum, composites them on
-white and keeps them as one .npz in $MASKGIT_HOME/emoji (about 9 MB). The split is by base emoji, so
-the skin-tone variants of an emoji never cross splits: 747 test images (as many as the seeds' test
-set), 190 val, 2,849 train. Labels are the 10 emoji categories.
+Styles (STYLES), each openly licensed: `google` (Noto Emoji, Apache-2.0) and `twitter` (Twemoji, CC-BY 4.0).
+The Apple and Facebook sets of the same family are left out: their images are not openly licensed.
+
+`fetch_emoji` runs `npm pack` once per style, checks the 3,786 64-px PNGs against a checksum, composites
+them on white and keeps them as one .npz in $MASKGIT_HOME/emoji (about 9 MB). The split is by base emoji
+and is the same in every style: Noto's split decides it (747 test images, as many as the seeds' test set,
+190 val, 2,849 train; skin-tone variants never cross splits), and an emoji that Noto lacks trains. So no
+emoji of the benchmark's test split is seen in training in any style. Labels are the 10 emoji categories.
+
+Dataset names: `emoji` is Noto alone (the benchmark); `emoji:twitter` is Twemoji; `emoji:google,twitter`
+is both.
 """
 
 from __future__ import annotations
@@ -15,26 +22,61 @@ import shutil
 import subprocess
 import tarfile
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
 from maskgit.data.images import ImageSet
-from maskgit.data.splits import SPLIT_IDS, split_by_group
+from maskgit.data.splits import SPLIT_IDS, TRAIN, split_by_group
 from maskgit.errors import DataError
 from maskgit.fileio import atomic_write, maskgit_home
 
-EMOJI_PACKAGE = "emoji-datasource-google@16.0.0"
-EMOJI_IMAGES = 3786
-# SHA-256 over the sorted image file names and their bytes: see emoji_checksum.
-EMOJI_CHECKSUM = "d3bfa01db3d34774490ee8194bbca35e3ebe55a9fff2cb050251a6c3860e6d85"
+
+@dataclass(frozen=True)
+class EmojiStyle:
+    name: str  # the package's image set: img/NAME/64/
+    title: str
+    images_licence: str
+    images: int  # 64-px PNGs in the package
+    checksum: str  # SHA-256 over the sorted image file names and their bytes: see emoji_checksum
+
+    @property
+    def package(self) -> str:
+        return f"emoji-datasource-{self.name}@16.0.0"
+
+    @property
+    def image_dir(self) -> str:
+        return f"package/img/{self.name}/64/"
+
+
+STYLES = {
+    "google": EmojiStyle(
+        "google", "Noto Emoji", "Apache-2.0", 3786, "d3bfa01db3d34774490ee8194bbca35e3ebe55a9fff2cb050251a6c3860e6d85"
+    ),
+    "twitter": EmojiStyle(
+        "twitter", "Twemoji", "CC-BY-4.0", 3786, "8455efbd4fc4a17aa943d0dce163be5afcf5bd2b698c60c53d79eaff930bb68b"
+    ),
+}
+SPLIT_STYLE = "google"  # Noto's split by base emoji holds in every style
 TEST_IMAGES, VAL_IMAGES = 747, 190
-IMAGE_DIR = "package/img/google/64/"
 
 
-def emoji_cache_path() -> Path:
-    return maskgit_home() / "emoji" / "emoji-google-16.0.0-64px.npz"
+def emoji_style(name: str) -> EmojiStyle:
+    if name not in STYLES:
+        raise DataError(f"unknown emoji style {name!r}: choose from {', '.join(STYLES)} (e.g. emoji:google,twitter)")
+    return STYLES[name]
+
+
+def emoji_styles(argument: str) -> tuple[str, ...]:
+    """The styles of a dataset name's argument: "" (plain `emoji`) is Noto alone; "google,twitter" is both."""
+    names = tuple(a.strip() for a in argument.split(",")) if argument else (SPLIT_STYLE,)
+    return tuple(emoji_style(name).name for name in names)
+
+
+def emoji_cache_path(style: str = SPLIT_STYLE) -> Path:
+    return maskgit_home() / "emoji" / f"emoji-{emoji_style(style).name}-16.0.0-64px.npz"
 
 
 def emoji_checksum(pngs: dict[str, bytes]) -> str:
@@ -44,50 +86,56 @@ def emoji_checksum(pngs: dict[str, bytes]) -> str:
     return digest.hexdigest()
 
 
-def npm_pack(destination: Path) -> Path:
+def npm_pack(destination: Path, style: EmojiStyle) -> Path:
     """Download the package tarball with npm into `destination`; a DataError says what to do without npm."""
     npm = shutil.which("npm")
     if npm is None:
         raise DataError(
             "npm is not installed, and it fetches the emoji data: install Node.js and npm (e.g. apt-get install npm), "
-            f"or download {EMOJI_PACKAGE}'s tarball elsewhere and run `maskgit data fetch emoji --tarball FILE`, "
+            f"or download {style.package}'s tarball elsewhere and run `maskgit data fetch emoji --tarball FILE`, "
             "or train on your own images with --data folder:PATH"
         )
     run = subprocess.run(
-        [npm, "pack", EMOJI_PACKAGE, "--pack-destination", str(destination)], capture_output=True, text=True
+        [npm, "pack", style.package, "--pack-destination", str(destination)], capture_output=True, text=True
     )
-    tarballs = sorted(destination.glob("emoji-datasource-google-*.tgz"))
+    tarballs = sorted(destination.glob(f"emoji-datasource-{style.name}-*.tgz"))
     if run.returncode != 0 or not tarballs:
         last = (run.stderr.strip().splitlines() or ["no output"])[-1]
-        raise DataError(f"`npm pack {EMOJI_PACKAGE}` failed ({last}): check the network to the npm registry")
+        raise DataError(f"`npm pack {style.package}` failed ({last}): check the network to the npm registry")
     return tarballs[0]
 
 
-def read_tarball(tarball: Path) -> tuple[list[dict], dict[str, bytes]]:
-    """emoji.json's entries and the 64-px PNGs (file name -> bytes) of a package tarball."""
+def read_tarball(tarball: Path, style: EmojiStyle) -> tuple[list[dict], dict[str, bytes]]:
+    """emoji.json's entries and the style's 64-px PNGs (file name -> bytes) of a package tarball."""
     try:
         with tarfile.open(tarball, "r:gz") as archive:
             entries = json.load(archive.extractfile("package/emoji.json"))  # type: ignore[arg-type]
             pngs = {
-                m.name.removeprefix(IMAGE_DIR): archive.extractfile(m).read()  # type: ignore[union-attr]
+                m.name.removeprefix(style.image_dir): archive.extractfile(m).read()  # type: ignore[union-attr]
                 for m in archive.getmembers()
-                if m.isfile() and m.name.startswith(IMAGE_DIR) and m.name.endswith(".png")
+                if m.isfile() and m.name.startswith(style.image_dir) and m.name.endswith(".png")
             }
     except (OSError, tarfile.TarError, KeyError, json.JSONDecodeError) as error:
-        raise DataError(f"{tarball} is not a readable {EMOJI_PACKAGE} tarball ({error}): fetch it again") from error
+        raise DataError(f"{tarball} is not a readable {style.package} tarball ({error}): fetch it again") from error
     return entries, pngs
 
 
 def build_emoji_cache(
-    tarball: Path, destination: Path, expected_images: int | None = None, expected_checksum: str | None = None
+    tarball: Path,
+    destination: Path,
+    expected_images: int | None = None,
+    expected_checksum: str | None = None,
+    style: str = SPLIT_STYLE,
 ) -> Path:
     """Check the tarball's images, composite them on white, split them, and save one .npz atomically.
 
-    The expectations default to the real package's (EMOJI_IMAGES, EMOJI_CHECKSUM).
+    The expectations default to the real package's (STYLES). A style other than SPLIT_STYLE takes each
+    base emoji's split from SPLIT_STYLE's cache (fetched first).
     """
-    expected_images = expected_images or EMOJI_IMAGES
-    expected_checksum = expected_checksum or EMOJI_CHECKSUM
-    entries, pngs = read_tarball(tarball)
+    s = emoji_style(style)
+    expected_images = expected_images or s.images
+    expected_checksum = expected_checksum or s.checksum
+    entries, pngs = read_tarball(tarball, s)
     if len(pngs) != expected_images:
         raise DataError(f"{tarball} holds {len(pngs)} 64-px emoji images, expected {expected_images}: fetch it again")
     checksum = emoji_checksum(pngs)
@@ -98,14 +146,19 @@ def build_emoji_cache(
     for entry in sorted(entries, key=lambda e: e["sort_order"]):
         variants = [entry, *sorted(entry.get("skin_variations", {}).values(), key=lambda v: v["unified"])]
         for variant in variants:
-            if variant.get("has_img_google") and variant["image"] in pngs:
+            if variant.get(f"has_img_{s.name}") and variant["image"] in pngs:
                 names.append(variant["image"])
                 bases.append(entry["unified"])
                 labels.append(categories.index(entry["category"]))
     if len(names) != len(pngs):
         raise DataError(f"{tarball}: emoji.json names {len(names)} of its {len(pngs)} images: fetch it again")
     images = np.stack([_composite_on_white(pngs[name]) for name in names])
-    split = split_by_group(bases, TEST_IMAGES, VAL_IMAGES)
+    if s.name == SPLIT_STYLE:
+        split = split_by_group(bases, TEST_IMAGES, VAL_IMAGES)
+    else:
+        with np.load(fetch_emoji(style=SPLIT_STYLE)) as reference:
+            by_base = dict(zip(reference["bases"].tolist(), reference["split"].tolist(), strict=True))
+        split = np.array([by_base.get(base, TRAIN) for base in bases], dtype=np.int64)
     arrays = {
         "images": images,
         "names": np.array(names),
@@ -127,22 +180,39 @@ def _composite_on_white(png: bytes) -> np.ndarray:
     return np.asarray(Image.alpha_composite(canvas, rgba).convert("RGB"))
 
 
-def fetch_emoji(force: bool = False, tarball: Path | None = None) -> Path:
-    """Make sure the emoji cache exists (fetching with npm if needed) and return its path."""
-    destination = emoji_cache_path()
+def fetch_emoji(force: bool = False, tarball: Path | None = None, style: str = SPLIT_STYLE) -> Path:
+    """Make sure one style's emoji cache exists (fetching with npm if needed) and return its path."""
+    destination = emoji_cache_path(style)
     if destination.is_file() and not force:
         return destination
     if tarball is not None:
-        return build_emoji_cache(Path(tarball), destination)
+        return build_emoji_cache(Path(tarball), destination, style=style)
     with tempfile.TemporaryDirectory() as tmp:
-        return build_emoji_cache(npm_pack(Path(tmp)), destination)
+        return build_emoji_cache(npm_pack(Path(tmp), emoji_style(style)), destination, style=style)
 
 
-def load_emoji(split: str) -> ImageSet:
-    """One split of the emoji data (fetched on first use)."""
-    path = emoji_cache_path()
+def load_emoji(split: str, styles: tuple[str, ...] = (SPLIT_STYLE,)) -> ImageSet:
+    """One split of the emoji data in one or more styles (each fetched on first use), style by style.
+
+    Image names are STYLE/FILE when there is more than one style.
+    """
+    parts = [_load_style(split, style) for style in dict.fromkeys(styles)]
+    if len(parts) == 1:
+        return parts[0]
+    for part, style in zip(parts, styles, strict=True):
+        part.names = [f"{style}/{name}" for name in part.names]
+    return ImageSet(
+        images=np.concatenate([p.images for p in parts]),
+        names=[n for p in parts for n in p.names],
+        labels=np.concatenate([p.labels for p in parts]),  # type: ignore[misc]
+        class_names=parts[0].class_names,
+    )
+
+
+def _load_style(split: str, style: str) -> ImageSet:
+    path = emoji_cache_path(style)
     if not path.is_file():
-        fetch_emoji()
+        fetch_emoji(style=style)
     try:
         with np.load(path) as data:
             keep = data["split"] == SPLIT_IDS[split]
@@ -154,5 +224,5 @@ def load_emoji(split: str) -> ImageSet:
             )
     except (OSError, ValueError, KeyError) as error:
         raise DataError(
-            f"the emoji cache {path} is unreadable ({error}): run `maskgit data fetch emoji --force`"
+            f"the emoji cache {path} is unreadable ({error}): run `maskgit data fetch emoji:{style} --force`"
         ) from error

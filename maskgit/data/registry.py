@@ -1,6 +1,6 @@
 """Dataset names -> ImageSets at a model's resolution and channel count.
 
-Names: `emoji`, `fashion-mnist` (or `fashion-mnist:FOLDER`), `folder:PATH`, `lab:PATH`.
+Names: `emoji` (or `emoji:STYLE,...`), `fashion-mnist` (or `fashion-mnist:FOLDER`), `folder:PATH`, `lab:PATH`.
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from maskgit.data.emoji import load_emoji
+from maskgit.data.emoji import emoji_styles, load_emoji
 from maskgit.data.fashion_mnist import load_fashion_mnist
 from maskgit.data.folder import image_files, load_folder, load_lab, read_images
 from maskgit.data.images import ImageSet, fit_to_square, set_channels
@@ -19,6 +19,7 @@ from maskgit.errors import DataError
 
 DATASETS = {
     "emoji": "Noto Emoji, 64x64 RGB on white; 2,849 train / 190 val / 747 test, split by base emoji; 10 categories",
+    "emoji:STYLE[,STYLE]": "emoji in other open styles (google = Noto, twitter = Twemoji), with Noto's split",
     "fashion-mnist[:FOLDER]": "Fashion-MNIST, 28x28 grey; 55,000 / 5,000 / 10,000; 10 classes (Debian or IDX folder)",
     "folder:PATH": "any folder of png/jpg/webp/bmp images (recursive); train/val/test sub-folders, else 85/5/10",
     "lab:PATH": "the seeds' lab layout: cat_face/train, cat_face/val, test ground truth from test_gt.csv",
@@ -35,8 +36,8 @@ def load_images(
     if split not in SPLIT_IDS:
         raise DataError(f"unknown split {split!r}: choose train, val or test")
     name, _, argument = spec.partition(":")
-    if name == "emoji" and not argument:
-        images = load_emoji(split)
+    if name == "emoji":
+        images = load_emoji(split, emoji_styles(argument))
     elif name == "fashion-mnist":
         images = load_fashion_mnist(split, Path(argument) if argument else None)
     elif name == "folder" and argument:
