@@ -195,3 +195,26 @@ def test_a_class_conditional_model_learns_from_the_dataset_labels(setup, monkeyp
     model = MaskGIT.load(setup / "run" / "model.safetensors")
     samples = model.generate(2, class_ids=torch.tensor([3, 7]), generator=torch.Generator().manual_seed(0))
     assert samples.images.shape == (2, 3, 16, 16)
+
+
+def test_a_run_can_start_from_another_runs_transformer_and_export_half_precision(setup):
+    train(setup, out="first", epochs=1)
+    first = setup / "first" / "model.safetensors"
+    config = load_train_config(
+        TransformerTrainConfig, None, overrides(setup, out="second", init_from=first, epochs=1, export_dtype="fp16")
+    )
+    trainer = TransformerTrainer(config, progress=False)
+    start = MaskGIT.load(first).transformer.state_dict()
+    assert all(torch.equal(v, start[k]) for k, v in trainer.model.state_dict().items())
+    trainer.fit()
+    second = setup / "second" / "model.safetensors"
+    assert second.stat().st_size < 0.6 * first.stat().st_size  # fp16 halves the weights
+    trained = MaskGIT.load(second).transformer.state_dict()
+    assert not torch.equal(trained["token_embedding.weight"], start["token_embedding.weight"])  # it trained on
+    with pytest.raises(TrainingError, match="another architecture"):
+        TransformerTrainer(
+            load_train_config(
+                TransformerTrainConfig, None, overrides(setup, out="third", init_from=first, **{"model.dim": 64})
+            ),
+            progress=False,
+        )

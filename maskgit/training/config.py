@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
+import torch
 import yaml
 
 from maskgit.config import config_from_dict, config_to_dict, replace_config, require
@@ -16,6 +17,7 @@ from maskgit.tokenizer.config import TokenizerConfig
 from maskgit.transformer.config import TransformerConfig
 
 C = TypeVar("C")
+EXPORT_DTYPES = {"fp32": torch.float32, "fp16": torch.float16}
 
 
 @dataclass(frozen=True)
@@ -39,6 +41,7 @@ class LoopConfig:
     ema_decay: float = 0.999  # EMA of the weights for evaluation and export (0: off)
     checkpoint_every: int = 500  # optimizer steps between checkpoints (and one at the end)
     keep_last: int = 3  # training-state checkpoints kept, besides the best
+    export_dtype: str = "fp32"  # best/model.safetensors weights: "fp32", or "fp16" (half the size, to ship)
     log_every: int = 20
     seed: int = 0
     flip: bool = True  # horizontal-flip augmentation
@@ -57,6 +60,11 @@ class LoopConfig:
         )
         require(0.0 <= self.ema_decay < 1.0, f"ema_decay must be in [0, 1), got {self.ema_decay}")
         require(self.checkpoint_every >= 1 and self.keep_last >= 1, "checkpoint_every and keep_last must be >= 1")
+        require(self.export_dtype in EXPORT_DTYPES, f"export_dtype must be fp32 or fp16, not {self.export_dtype!r}")
+
+    @property
+    def export_torch_dtype(self) -> torch.dtype:
+        return EXPORT_DTYPES[self.export_dtype]
 
 
 @dataclass(frozen=True)

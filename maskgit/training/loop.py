@@ -25,7 +25,15 @@ from maskgit.training.optim import ModelEMA
 from maskgit.training.runtime import Runtime, seed_everything, start_runtime, step_generator
 
 # Fields that may change between a run and its resumption; any other change is an error.
-RESUMABLE_CHANGES = ("epochs", "max_steps", "checkpoint_every", "keep_last", "log_every", "sample_images")
+RESUMABLE_CHANGES = (
+    "epochs",
+    "max_steps",
+    "checkpoint_every",
+    "keep_last",
+    "log_every",
+    "sample_images",
+    "export_dtype",
+)
 MAX_SKIPPED_STEPS = 20  # consecutive non-finite steps before training gives up
 
 

@@ -158,7 +158,7 @@ class TokenizerTrainer(TrainLoop):
     def export(self, path: Path) -> None:
         if self.runtime.is_main:
             extra = {"step": self.step, "epoch": self.epoch, "data": self.config.data, "best_val_l1": self.best_val}
-            save_checkpoint(path, tokenizer=self.eval_model, extra=extra)
+            save_checkpoint(path, tokenizer=self.eval_model, extra=extra, dtype=self.config.export_torch_dtype)
 
     def model_state(self) -> dict[str, Any]:
         state = super().model_state()

@@ -165,7 +165,8 @@ class TransformerTrainer(TrainLoop):
         """The tokenizer and the (EMA) transformer as one inference checkpoint (main process)."""
         if self.runtime.is_main:
             extra = {"step": self.step, "epoch": self.epoch, "data": self.config.data, "best_val_loss": self.best_val}
-            save_checkpoint(path, tokenizer=self.tokenizer, transformer=self.eval_model, extra=extra)
+            dtype = self.config.export_torch_dtype
+            save_checkpoint(path, tokenizer=self.tokenizer, transformer=self.eval_model, extra=extra, dtype=dtype)
 
     def fingerprint(self) -> dict[str, str]:
         return {"tokenizer checkpoint's contents": self.tokenizer_hash}
