@@ -188,3 +188,18 @@ def test_pipeline_inpaint_does_not_see_missing_pixels(tiny_model, images):
     a = tiny_model.inpaint(images, mask, config, generator=torch.Generator().manual_seed(0))
     b = tiny_model.inpaint(other, mask, config, generator=torch.Generator().manual_seed(0))
     torch.testing.assert_close(a.reconstruction, b.reconstruction)
+
+
+def test_near_duplicates_are_copies_of_a_training_image_or_its_mirror():
+    from maskgit.evaluation.generation import near_duplicate_share, nearest_training_l1
+
+    rng = np.random.default_rng(0)
+    train = rng.integers(0, 256, (10, 8, 8, 3), dtype=np.uint8)
+    shifted = train[3].astype(np.int64)
+    shifted[0, 0, 0] += 96 if shifted[0, 0, 0] < 128 else -96  # one value off by 96
+    samples = np.stack([train[2], train[5][:, ::-1], shifted.astype(np.uint8), rng.integers(0, 256, (8, 8, 3))])
+    distance = nearest_training_l1(samples.astype(np.uint8), train)
+    assert distance[0] == 0 and distance[1] == 0  # a copy, and a mirrored copy
+    assert distance[2] == pytest.approx(96 / 255 / (8 * 8 * 3))
+    assert distance[3] > 0.2  # noise is far from everything
+    assert near_duplicate_share(samples.astype(np.uint8), train) == 0.75

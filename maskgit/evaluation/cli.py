@@ -192,6 +192,32 @@ def cmd_generate(args: argparse.Namespace) -> None:
     save_png(image_grid(images, columns=8), out / "grid.png")
     seconds = time.perf_counter() - started
     print(f"generated {len(images)} images in {seconds:.1f} s: {out}/sample_*.png, grid {out / 'grid.png'}")
+    if args.score:
+        score_samples(images, args.score, args.device)
+
+
+def score_samples(images: np.ndarray, data: str, device: str | None) -> None:
+    """Print FID/KID against `data`'s test split and the share of near-duplicates of its training split."""
+    from maskgit.data.registry import load_images
+    from maskgit.evaluation.fid import cached_features, score_features
+    from maskgit.evaluation.generation import NEAR_DUPLICATE_L1, near_duplicate_share
+    from maskgit.evaluation.inception import InceptionFeatures
+
+    size, channels = images.shape[1], images.shape[3]
+    test = load_images(data, "test", size, channels).images
+    train = load_images(data, "train", size, channels).images
+    if len(images) < 2:
+        raise InputError("--score needs at least 2 samples: raise --count")
+    extractor = InceptionFeatures(device=pick_device(device))
+    reference = cached_features(test, extractor, progress="Inception: test split")
+    scores = score_features(extractor(images, progress="Inception: samples"), reference).as_dict()
+    scores["near_duplicates"] = near_duplicate_share(images, train)
+    print(
+        f"FID {scores['fid']:.2f} against {len(test)} {data} test images, KID {scores['kid']:.4f}; "
+        f"{scores['near_duplicates']:.1%} of samples nearly duplicate a training image "
+        f"(mean |difference| < {NEAR_DUPLICATE_L1})"
+    )
+    print(json.dumps({"data": data, **scores}))
 
 
 def load_fid_images(spec: str, split: str) -> np.ndarray:
@@ -358,6 +384,11 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--class-id", type=int, default=None, help="class to sample (class-conditional models)")
     p.add_argument("--cfg-scale", type=float, help="classifier-free guidance scale (generate preset: 1.0)")
     p.add_argument("--out", required=True, help="output folder (sample_000.png ..., grid.png)")
+    p.add_argument(
+        "--score",
+        metavar="DATASET",
+        help="also score the samples: FID against DATASET's test split, share of near-copies of its train split",
+    )
     _decoding_arguments(p, "generate")
     _runtime_arguments(p)
     p.set_defaults(run=cmd_generate)
