@@ -313,15 +313,17 @@ def cmd_report(args: argparse.Namespace) -> None:
 
 def cmd_demo(args: argparse.Namespace) -> None:
     from maskgit.evaluation.demo import run_demo
-    from maskgit.evaluation.tables import baseline_rows
 
     result = run_demo(Path(args.out), quick=args.quick, model=Path(args.model) if args.model else None)
+    benchmarks = result.summary["benchmarks"]
     print()
-    print(f"{'method':<28} {'FID':>7} {'masked PSNR':>12}")
-    decode = [r for r in result.rows if r["kind"] == "decode"]
-    for row in decode + baseline_rows(result.rows):
-        name = row["key"] if row["kind"] == "baseline" else f"{row['schedule']} T={row['steps']}"
-        print(f"{name:<28} {row['fid']:>7.2f} {row['masked_psnr']:>9.2f} dB")
+    print(f"{'FID (masked PSNR)':<18}" + "".join(f"{name:>22}" for name in benchmarks))
+    for method in dict.fromkeys(m for b in benchmarks.values() for m in b["scores"]):
+        cells = [b["scores"].get(method) for b in benchmarks.values()]
+        text = [f"{c['fid']:.2f} ({c['masked_psnr']:.2f} dB)" if c else "" for c in cells]
+        print(f"{method:<18}" + "".join(f"{t:>22}" for t in text))
+    images = ", ".join(f"{name} {b['images']}" for name, b in benchmarks.items())
+    print(f"images: {images}; summary: {Path(args.out) / 'summary.json'}")
     print()
     print("time per phase: " + ", ".join(f"{k} {v:.0f} s" for k, v in result.phases.items()))
     print(f"report: {result.report}")
