@@ -119,7 +119,14 @@ class MaskGIT(nn.Module):
         )  # (B, N)
         token_mask = pixel_mask_to_token_mask(mask, grid, coverage_threshold)  # (B, N)
         result = decode_tokens(
-            self.transformer, tokens, token_mask, config, generator, None, return_trace, amp_dtype, micro_batch
+            self.transformer,
+            tokens,
+            token_mask,
+            config,
+            generator=generator,
+            return_trace=return_trace,
+            amp_dtype=amp_dtype,
+            micro_batch=micro_batch,
         )
         shape = (images.shape[0], grid, grid)
         decoded = self.decode_tokens_to_images(result.tokens.view(shape), micro_batch)
@@ -150,7 +157,15 @@ class MaskGIT(nn.Module):
         tokens = torch.zeros(num_images, n, dtype=torch.int64, device=self.device)
         token_mask = torch.ones(num_images, n, dtype=torch.bool, device=self.device)
         result = decode_tokens(
-            self.transformer, tokens, token_mask, config, generator, class_ids, return_trace, amp_dtype, micro_batch
+            self.transformer,
+            tokens,
+            token_mask,
+            config,
+            generator=generator,
+            class_ids=class_ids,
+            return_trace=return_trace,
+            amp_dtype=amp_dtype,
+            micro_batch=micro_batch,
         )
         grid = self.tokenizer.config.grid_size
         tokens = result.tokens.view(num_images, grid, grid)

@@ -82,10 +82,14 @@ def test_a_batch_decodes_exactly_as_its_images_one_at_a_time(tiny_model, rule):
     tokens, token_mask = random_problem(batch=5)
     config = DecodeConfig(total_steps=6, schedule="linear", confidence=rule)
     seeds = [11, 12, 13, 14, 15]
-    batch = decode_tokens(tiny_model.transformer, tokens, token_mask, config, per_image_generators(seeds))
+    batch = decode_tokens(tiny_model.transformer, tokens, token_mask, config, generator=per_image_generators(seeds))
     for b, seed in enumerate(seeds):
         single = decode_tokens(
-            tiny_model.transformer, tokens[b : b + 1], token_mask[b : b + 1], config, per_image_generators([seed])
+            tiny_model.transformer,
+            tokens[b : b + 1],
+            token_mask[b : b + 1],
+            config,
+            generator=per_image_generators([seed]),
         )
         assert torch.equal(single.tokens[0], batch.tokens[b]), b
 
@@ -96,7 +100,7 @@ def test_same_generator_seed_gives_the_same_result_and_another_seed_differs(tiny
 
     def run(seed):
         generator = torch.Generator().manual_seed(seed)
-        return decode_tokens(tiny_model.transformer, tokens, token_mask, config, generator).tokens
+        return decode_tokens(tiny_model.transformer, tokens, token_mask, config, generator=generator).tokens
 
     assert torch.equal(run(0), run(0))
     assert not torch.equal(run(0), run(1))
@@ -238,3 +242,29 @@ def test_micro_batching_does_not_change_the_result(tiny_model, images):
     whole, ones, threes = run(100), run(1), run(3)
     assert torch.equal(whole.tokens, ones.tokens) and torch.equal(whole.tokens, threes.tokens)
     assert torch.allclose(whole.images, ones.images, atol=1e-5)
+
+
+def test_one_decoding_step_fixes_the_most_confident_argmax_choices_and_remasks_the_rest():
+    from maskgit.decoding.parallel_decode import decoding_step
+
+    # one image, 4 tokens, 3 codes; token 0 is known (id 2), tokens 1-3 are masked
+    logits = torch.tensor([[[0.0, 0.0, 0.0], [5.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 9.0]]])
+    predicted = torch.tensor([[2, 0, 0, 0]])
+    token_mask = torch.tensor([[False, True, True, True]])
+    config = DecodeConfig(total_steps=2, schedule="linear", confidence="greedy", choice_temperature=0.0)
+    step = decoding_step(logits, predicted, token_mask, token_mask.sum(dim=1), 0, config, None)
+    assert step.predicted.tolist() == [[2, 0, 1, 2]]  # known id kept, argmax everywhere else
+    assert step.confidence[0, 0] == float("inf")
+    # linear gamma(1/2) * 3 = 1.5 -> 1 token stays masked: the least confident (token 2, p = e / (e + 2))
+    assert step.token_mask.tolist() == [[False, False, True, False]]
+
+
+def test_mask_lowest_marks_exactly_the_k_lowest_scores_of_each_row():
+    from maskgit.masking.mvtm import mask_lowest
+
+    scores = torch.tensor([[0.3, 0.1, 0.9, 0.5], [4.0, 3.0, 2.0, 1.0]])
+    assert mask_lowest(scores, torch.tensor([2, 0])).tolist() == [[True, True, False, False], [False] * 4]
+    assert mask_lowest(scores, torch.tensor([1, 3])).tolist() == [
+        [False, True, False, False],
+        [False, True, True, True],
+    ]

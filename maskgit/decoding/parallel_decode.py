@@ -23,6 +23,7 @@ from torch import Tensor
 from maskgit.batching import in_micro_batches
 from maskgit.decoding.config import DecodeConfig
 from maskgit.errors import InputError
+from maskgit.masking.mvtm import mask_lowest
 from maskgit.masking.schedules import gamma
 from maskgit.transformer.model import BidirectionalTransformer
 
@@ -33,7 +34,7 @@ Generators = torch.Generator | Sequence[torch.Generator] | None
 
 @dataclass
 class DecodeStep:
-    """What one decoding step saw and decided, for visualization (tensors on the CPU)."""
+    """What one decoding step decided (decoding_step returns it; a trace keeps it on the CPU)."""
 
     token_mask: Tensor  # (B, N) bool: still masked after this step
     predicted: Tensor  # (B, N) int64: known ids, and this step's choice at every position masked before it
@@ -120,12 +121,42 @@ def masked_count_after_step(step: int, config: DecodeConfig, initial: Tensor, ma
     return torch.minimum(target, (masked_now - 1).clamp_min(0))  # unmask at least one while any remain
 
 
+def decoding_step(
+    logits: Tensor,
+    predicted: Tensor,
+    token_mask: Tensor,
+    initial: Tensor,
+    step: int,
+    config: DecodeConfig,
+    generator: Generators,
+) -> DecodeStep:
+    """One step of iterative decoding: what it sees, what it chooses, what it masks again.
+
+    Sees: logits (B, N, K) for the current inputs, the ids so far `predicted` (B, N) (any value where
+        masked), token_mask (B, N) bool (True: still masked), and each image's N0 = initial (B,).
+    Chooses: a token and a confidence for every masked position (choose_tokens, at the annealed
+        temperature t0 * (1 - step / T)); known and already decoded tokens have confidence +inf.
+    Re-masks: the masked_count_after_step lowest-confidence tokens of each image (mask_lowest).
+    Returns the step's DecodeStep (on the logits' device): the new token mask, the ids (this step's
+    choice wherever a token was masked before it) and the confidences.
+    """
+    masked_now = token_mask.sum(dim=1)  # (B,)
+    temperature = config.choice_temperature * (1 - step / config.total_steps)
+    chosen, chosen_confidence = choose_tokens(logits[token_mask], temperature, config.confidence, masked_now, generator)
+    predicted = predicted.masked_scatter(token_mask, chosen)  # (B, N), no mask id left
+    confidence = torch.full(token_mask.shape, KNOWN_CONFIDENCE, device=token_mask.device)
+    confidence = confidence.masked_scatter(token_mask, chosen_confidence.float())
+    keep = masked_count_after_step(step, config, initial, masked_now)  # (B,)
+    return DecodeStep(mask_lowest(confidence, keep), predicted, confidence)
+
+
 @torch.no_grad()
 def decode_tokens(
     transformer: BidirectionalTransformer,
     tokens: Tensor,
     token_mask: Tensor,
     config: DecodeConfig = DecodeConfig(),
+    *,
     generator: Generators = None,
     class_ids: Tensor | None = None,
     return_trace: bool = False,
@@ -164,27 +195,17 @@ def decode_tokens(
     current = tokens.masked_fill(token_mask, mask_id)  # (B, N)
     predicted = current.clone()
     autocast = torch.autocast(tokens.device.type, dtype=amp_dtype) if amp_dtype is not None else nullcontext()
-    positions = torch.arange(n_tokens, device=tokens.device)
 
     def predict(inputs: Tensor, classes: Tensor | None) -> Tensor:
         return guided_logits(transformer, inputs, classes, config.cfg_scale)
 
     trace: list[DecodeStep] = []
     for step in range(config.steps_to_run):
-        masked_now = token_mask.sum(dim=1)  # (B,)
         with autocast:
             logits = in_micro_batches(predict, current, class_ids, size=micro_batch)  # (B, N, K)
-        temperature = config.choice_temperature * (1 - step / config.total_steps)
-        chosen, chosen_confidence = choose_tokens(
-            logits[token_mask], temperature, config.confidence, masked_now, generator
-        )
-        predicted = current.masked_scatter(token_mask, chosen)  # (B, N), no mask id left
-        confidence = torch.full(token_mask.shape, KNOWN_CONFIDENCE, device=tokens.device)
-        confidence = confidence.masked_scatter(token_mask, chosen_confidence.float())
-        keep = masked_count_after_step(step, config, initial, masked_now)  # (B,)
-        order = confidence.argsort(dim=1)  # lowest confidence first; known tokens (+inf) last
-        token_mask = torch.zeros_like(token_mask).scatter(1, order, positions[None, :] < keep[:, None])
+        decided = decoding_step(logits, current, token_mask, initial, step, config, generator)
+        predicted, token_mask = decided.predicted, decided.token_mask
         current = predicted.masked_fill(token_mask, mask_id)
         if return_trace:
-            trace.append(DecodeStep(token_mask.cpu(), predicted.cpu(), confidence.cpu()))
+            trace.append(DecodeStep(token_mask.cpu(), predicted.cpu(), decided.confidence.cpu()))
     return DecodeResult(tokens=predicted, token_mask=token_mask, trace=trace)

@@ -119,7 +119,13 @@ class InpaintingSet:
             tokens, token_mask = self.tokens[start:stop], self.token_mask[start:stop]
             generators = per_image_generators(range(seed + start, seed + stop), self.model.device)
             result = decode_tokens(
-                self.model.transformer, tokens, token_mask, run, generators, None, True, amp_dtype, None
+                self.model.transformer,
+                tokens,
+                token_mask,
+                run,
+                generator=generators,
+                return_trace=True,
+                amp_dtype=amp_dtype,
             )
             initial = token_mask.sum(dim=1).clamp_min(1).double().cpu()  # (B,)
             fractions.append(torch.stack([s.token_mask.sum(dim=1) / initial for s in result.trace], dim=1).numpy())

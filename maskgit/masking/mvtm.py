@@ -33,17 +33,24 @@ def num_masked_tokens(ratios: Tensor, num_tokens: int, schedule: str) -> Tensor:
     return counts.clamp(1, num_tokens)
 
 
+def mask_lowest(scores: Tensor, counts: Tensor) -> Tensor:
+    """(B, N) bool, True at the counts[b] lowest scores of row b: the one "keep the k lowest" rule.
+
+    Training masks the lowest of uniform noise (random_token_mask); decoding re-masks the lowest
+    confidences (maskgit.decoding.parallel_decode.decoding_step). scores: (B, N); counts: (B,) int64.
+    """
+    order = scores.argsort(dim=1)  # (B, N): positions, lowest score first
+    lowest_in_order = torch.arange(scores.shape[1], device=scores.device)[None, :] < counts[:, None]  # (B, N)
+    return torch.zeros_like(lowest_in_order).scatter(1, order, lowest_in_order)
+
+
 def random_token_mask(num_masked: Tensor, num_tokens: int, generator: torch.Generator | None = None) -> Tensor:
     """A (B, N) bool mask with exactly num_masked[b] True entries in row b, at uniformly random places.
 
     Vectorised as in MAE's random_masking: rank positions by uniform noise and mask the lowest ranks.
     """
-    batch = num_masked.shape[0]
-    device = num_masked.device
-    noise = torch.rand(batch, num_tokens, generator=generator, device=device)  # (B, N)
-    order = noise.argsort(dim=1)  # (B, N): positions, lowest noise first
-    masked_in_order = torch.arange(num_tokens, device=device)[None, :] < num_masked[:, None]  # (B, N)
-    return torch.zeros_like(masked_in_order).scatter(1, order, masked_in_order)
+    noise = torch.rand(num_masked.shape[0], num_tokens, generator=generator, device=num_masked.device)  # (B, N)
+    return mask_lowest(noise, num_masked)
 
 
 def mask_tokens(
