@@ -111,13 +111,8 @@ class MaskGIT(nn.Module):
             amp_dtype: autocast dtype for the transformer, e.g. torch.bfloat16.
             micro_batch: images per forward pass (None: the device's default, see maskgit.batching).
         """
-        self.tokenizer.check_images(images)
-        mask = as_pixel_mask(pixel_mask, images).to(images.device)
-        grid = self.tokenizer.config.grid_size
-        tokens = in_micro_batches(self.tokenizer.encode, hide_missing(images, mask), size=micro_batch).flatten(
-            1
-        )  # (B, N)
-        token_mask = pixel_mask_to_token_mask(mask, grid, coverage_threshold)  # (B, N)
+        mask = as_pixel_mask(pixel_mask, images).to(images.device)  # (B, 1, H, W)
+        tokens, token_mask = self.tokenize_known(images, mask, coverage_threshold, micro_batch)  # (B, N) each
         result = decode_tokens(
             self.transformer,
             tokens,
@@ -128,10 +123,11 @@ class MaskGIT(nn.Module):
             amp_dtype=amp_dtype,
             micro_batch=micro_batch,
         )
+        grid = self.tokenizer.config.grid_size
         shape = (images.shape[0], grid, grid)
-        decoded = self.decode_tokens_to_images(result.tokens.view(shape), micro_batch)
+        composited, decoded = self.render(result.tokens, images, mask, micro_batch)
         return InpaintResult(
-            images=composite(decoded, images, mask) if composite_known else decoded,
+            images=composited if composite_known else decoded,
             reconstruction=decoded,
             tokens=result.tokens.view(shape),
             token_mask=token_mask.view(shape),
@@ -172,6 +168,37 @@ class MaskGIT(nn.Module):
         images = self.decode_tokens_to_images(tokens, micro_batch)
         return GenerateResult(images=images, tokens=tokens, trace=result.trace)
 
+    # ---- the inpainting path: tokenize_known -> decode_tokens -> render ---------------------------------------
+
+    @torch.no_grad()
+    def tokenize_known(
+        self, images: Tensor, pixel_mask: Tensor, coverage_threshold: float = 0.0, micro_batch: int | None = None
+    ) -> tuple[Tensor, Tensor]:
+        """Tokenize the known part of each image: (tokens (B, N) int64, token_mask (B, N) bool, True = unknown).
+
+        Missing pixels are set to grey first (hide_missing), so no token sees them; a token is unknown if its
+        patch has missing pixels beyond `coverage_threshold` (pixel_mask_to_token_mask).
+        images: (B, C, H, W) in [-1, 1]; pixel_mask: (B, H, W) or (B, 1, H, W) bool, True = missing.
+        """
+        self.tokenizer.check_images(images)
+        mask = as_pixel_mask(pixel_mask, images).to(images.device)
+        tokens = in_micro_batches(self.tokenizer.encode, hide_missing(images, mask), size=micro_batch).flatten(1)
+        return tokens, pixel_mask_to_token_mask(mask, self.tokenizer.config.grid_size, coverage_threshold)
+
+    @torch.no_grad()
+    def render(
+        self, tokens: Tensor, images: Tensor, pixel_mask: Tensor, micro_batch: int | None = None
+    ) -> tuple[Tensor, Tensor]:
+        """Decoded tokens back to pixels: (composited, decoded), both (B, C, H, W) in [-1, 1].
+
+        decoded is the VQ decoder's whole image; composited takes the known pixels from `images` and the
+        missing ones from decoded. tokens: (B, N) or (B, h, w); pixel_mask as in tokenize_known.
+        """
+        decoded = self.decode_tokens_to_images(tokens, micro_batch)
+        return composite(decoded, images, as_pixel_mask(pixel_mask, images).to(decoded.device)), decoded
+
+    @torch.no_grad()
     def decode_tokens_to_images(self, tokens: Tensor, micro_batch: int | None = None) -> Tensor:
-        """(B, h, w) token ids -> (B, C, H, W) images clamped to [-1, 1], in micro-batches."""
-        return in_micro_batches(self.tokenizer.decode, tokens, size=micro_batch).clamp(-1, 1)
+        """(B, N) or (B, h, w) token ids -> (B, C, H, W) images clamped to [-1, 1], in micro-batches."""
+        grid = self.tokenizer.config.grid_size
+        return self.tokenizer.decode_images(tokens.reshape(-1, grid, grid).to(self.device), micro_batch)

@@ -8,7 +8,7 @@ import pytest
 import torch
 from PIL import Image
 
-from maskgit import DecodeConfig
+from maskgit import DecodeConfig, per_image_generators
 from maskgit.cli import main
 from maskgit.evaluation import InpaintingSet, masked_region_metrics, opencv_inpaint, tokenizer_reconstruction
 
@@ -203,3 +203,19 @@ def test_near_duplicates_are_copies_of_a_training_image_or_its_mirror():
     assert distance[2] == pytest.approx(96 / 255 / (8 * 8 * 3))
     assert distance[3] > 0.2  # noise is far from everything
     assert near_duplicate_share(samples.astype(np.uint8), train) == 0.75
+
+
+def test_the_inpaint_command_writes_the_same_pixels_as_maskgit_inpaint(tiny_model, model_file, pixels, tmp_path):
+    from maskgit.data.images import to_tensor, to_uint8
+
+    images, masks = pixels
+    save_folder(tmp_path / "in", images[:5])
+    save_folder(tmp_path / "masks", np.where(masks[:5], 0, 255).astype(np.uint8), grey=True)
+    args = ["inpaint", "--model", str(model_file), "--images", str(tmp_path / "in"), "--masks", str(tmp_path / "masks")]
+    assert main([*args, "--out", str(tmp_path / "out"), "--seed", "7", "--batch-size", "2"]) == 0
+    written = np.stack([np.asarray(Image.open(tmp_path / "out" / f"image_{i:03d}.png")) for i in range(5)])
+    api = tiny_model.inpaint(
+        to_tensor(images[:5]), torch.from_numpy(masks[:5]), DecodeConfig(), generator=per_image_generators(range(7, 12))
+    )
+    np.testing.assert_array_equal(written, to_uint8(api.images))
+    assert (written[masks[:5]] != images[:5][masks[:5]]).any()  # the holes were really filled, not copied

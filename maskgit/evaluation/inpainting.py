@@ -15,11 +15,9 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from maskgit.batching import in_micro_batches
 from maskgit.data.images import to_tensor, to_uint8
 from maskgit.decoding.config import DecodeConfig
 from maskgit.decoding.parallel_decode import decode_tokens, per_image_generators
-from maskgit.decoding.token_mask import composite, hide_missing, pixel_mask_to_token_mask
 from maskgit.errors import InputError
 from maskgit.pipeline import MaskGIT
 
@@ -77,15 +75,18 @@ class InpaintingSet:
             )
         if self.batch_size < 1:
             raise InputError(f"batch size must be at least 1, got {self.batch_size}")
-        device = self.model.device
         tokens, token_masks = [], []
-        with torch.no_grad():
-            for start in range(0, len(self.images), self.batch_size):
-                x = to_tensor(self.images[start : start + self.batch_size]).to(device)
-                m = torch.from_numpy(self.masks[start : start + self.batch_size]).to(device)
-                tokens.append(in_micro_batches(self.model.tokenizer.encode, hide_missing(x, m), size=None).flatten(1))
-                token_masks.append(pixel_mask_to_token_mask(m, c.grid_size, self.coverage_threshold))
+        for start in range(0, len(self.images), self.batch_size):
+            x, m = self._batch(start, min(start + self.batch_size, len(self.images)))
+            known = self.model.tokenize_known(x, m, self.coverage_threshold)  # (b, N) tokens, (b, N) token mask
+            tokens.append(known[0])
+            token_masks.append(known[1])
         self.tokens, self.token_mask = torch.cat(tokens), torch.cat(token_masks)
+
+    def _batch(self, start: int, stop: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Images [start, stop) as (b, C, H, W) in [-1, 1] and their masks (b, H, W), on the model's device."""
+        device = self.model.device
+        return to_tensor(self.images[start:stop]).to(device), torch.from_numpy(self.masks[start:stop]).to(device)
 
     def __len__(self) -> int:
         return len(self.images)
@@ -129,19 +130,18 @@ class InpaintingSet:
             )
             initial = token_mask.sum(dim=1).clamp_min(1).double().cpu()  # (B,)
             fractions.append(torch.stack([s.token_mask.sum(dim=1) / initial for s in result.trace], dim=1).numpy())
-            x = self.images[start:stop]
-            missing = torch.from_numpy(self.masks[start:stop])[:, None]  # (B, 1, H, W)
+            x, missing = self._batch(start, stop)
             for s in spots:
                 step = result.trace[s - 1]
-                recon = self._to_images(step.predicted)
-                composited = composite(recon, to_tensor(x), missing)
-                out[s]["images"].append(to_uint8(composited))
-                out[s]["recon"].append(to_uint8(recon))
+                composited, recon = self.model.render(step.predicted, x, missing)
+                out[s]["images"].append(to_uint8(composited.cpu()))
+                out[s]["recon"].append(to_uint8(recon.cpu()))
                 out[s]["remaining"].append((step.token_mask.sum(dim=1) / initial).numpy())
             for i in sorted(want_trace & set(range(start, stop))):
                 b = i - start
                 trace_masks.append(torch.stack([s.token_mask[b] for s in result.trace]))
-                trace_images.append(to_uint8(self._to_images(torch.stack([s.predicted[b] for s in result.trace]))))
+                steps = torch.stack([s.predicted[b] for s in result.trace])  # (S, N)
+                trace_images.append(to_uint8(self.model.decode_tokens_to_images(steps).cpu()))
         by_spot = {
             s: Decoded(np.concatenate(v["images"]), np.concatenate(v["recon"]), np.concatenate(v["remaining"]))
             for s, v in out.items()
@@ -159,18 +159,12 @@ class InpaintingSet:
         seconds = time.perf_counter() - started
         return SetResult(by_spot, np.concatenate(fractions).mean(axis=0), trace, seconds)
 
-    def _to_images(self, tokens: torch.Tensor) -> torch.Tensor:
-        grid = self.model.tokenizer.config.grid_size
-        decoded = self.model.decode_tokens_to_images(tokens.view(-1, grid, grid).to(self.model.device))
-        return decoded.cpu()
-
 
 @torch.no_grad()
 def tokenizer_reconstruction(model: MaskGIT, images: np.ndarray, batch_size: int = 64) -> np.ndarray:
     """uint8 images through the tokenizer and back (no masks): the floor that inpainting can approach."""
     out = []
     for start in range(0, len(images), batch_size):
-        x = to_tensor(images[start : start + batch_size]).to(model.device)
-        tokens = in_micro_batches(model.tokenizer.encode, x, size=None)
-        out.append(to_uint8(model.decode_tokens_to_images(tokens)))
+        reconstruction, _ = model.tokenizer.reconstruct(to_tensor(images[start : start + batch_size]).to(model.device))
+        out.append(to_uint8(reconstruction.cpu()))
     return np.concatenate(out)

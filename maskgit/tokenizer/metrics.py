@@ -6,7 +6,6 @@ import math
 
 import torch
 
-from maskgit.batching import in_micro_batches
 from maskgit.tokenizer.vqgan import VQGAN
 
 
@@ -18,8 +17,7 @@ def reconstruction_metrics(tokenizer: VQGAN, images: torch.Tensor, batch_size: i
     l1, psnr, counts = 0.0, 0.0, torch.zeros(tokenizer.config.codebook_size)
     for start in range(0, len(images), batch_size):
         x = images[start : start + batch_size]
-        tokens = in_micro_batches(tokenizer.encode, x, size=None)
-        rec = in_micro_batches(tokenizer.decode, tokens, size=None).clamp(-1, 1)
+        rec, tokens = tokenizer.reconstruct(x)
         diff = (rec - x) / 2  # on the [0, 1] scale
         l1 += diff.abs().mean(dim=(1, 2, 3)).sum().item()
         mse = diff.pow(2).mean(dim=(1, 2, 3)).clamp_min(1e-10)

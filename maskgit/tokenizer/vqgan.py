@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
+from maskgit.batching import in_micro_batches
 from maskgit.errors import InputError
 from maskgit.tokenizer.config import TokenizerConfig
 from maskgit.tokenizer.layers import Downsample, NonLocalBlock, ResidualBlock, Upsample, group_norm
@@ -140,6 +141,18 @@ class VQGAN(nn.Module):
     def decode(self, tokens: Tensor) -> Tensor:
         """(B, h, w) int64 token ids -> (B, C, H, W) images, roughly in [-1, 1] (not clamped)."""
         return self.decode_latents(self.codebook_lookup(tokens))
+
+    def decode_images(self, tokens: Tensor, micro_batch: int | None = None) -> Tensor:
+        """(B, h, w) token ids -> (B, C, H, W) images clamped to [-1, 1], in micro-batches (maskgit.batching)."""
+        return in_micro_batches(self.decode, tokens, size=micro_batch).clamp(-1, 1)
+
+    def reconstruct(self, images: Tensor, micro_batch: int | None = None) -> tuple[Tensor, Tensor]:
+        """Encode then decode, in micro-batches: the one encode-then-decode loop.
+
+        (B, C, H, W) in [-1, 1] -> (reconstruction (B, C, H, W) clamped to [-1, 1], tokens (B, h, w)).
+        """
+        tokens = in_micro_batches(self.encode, images, size=micro_batch)
+        return self.decode_images(tokens, micro_batch), tokens
 
     def forward(self, images: Tensor) -> VQGANOutput:
         quant = self.quantizer(self.encode_latents(images))

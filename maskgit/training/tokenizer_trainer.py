@@ -149,7 +149,7 @@ class TokenizerTrainer(TrainLoop):
             return
         images = self.val_images.tensors(slice(0, self.config.sample_images)).to(self.runtime.device)
         model = self.eval_model.eval()
-        rec = model.decode(model.encode(images)).clamp(-1, 1)
+        rec, _ = model.reconstruct(images)
         columns = min(8, len(images))
         rows = [to_uint8(images), to_uint8(rec)]
         grids = [image_grid(row[i : i + columns], columns) for i in range(0, len(images), columns) for row in rows]
