@@ -19,7 +19,7 @@ def random_problem(batch=4, seed=0):
     return tokens, token_mask
 
 
-@pytest.mark.parametrize("rule", ["seed", "official", "greedy"])
+@pytest.mark.parametrize("rule", ["noisy-probs", "sampled", "greedy"])
 def test_known_tokens_keep_their_ids_and_no_mask_id_is_produced(tiny_model, rule):
     tokens, token_mask = random_problem()
     result = decode_tokens(tiny_model.transformer, tokens, token_mask, DecodeConfig(total_steps=5, confidence=rule))
@@ -77,7 +77,7 @@ def test_the_tokens_kept_masked_are_the_least_confident(tiny_model):
     assert kept.max() <= unmasked_now.min()
 
 
-@pytest.mark.parametrize("rule", ["seed", "official", "greedy"])
+@pytest.mark.parametrize("rule", ["noisy-probs", "sampled", "greedy"])
 def test_a_batch_decodes_exactly_as_its_images_one_at_a_time(tiny_model, rule):
     tokens, token_mask = random_problem(batch=5)
     config = DecodeConfig(total_steps=6, schedule="linear", confidence=rule)
@@ -214,7 +214,7 @@ def test_generate_samples_whole_images_of_the_asked_class():
     from maskgit import VQGAN, TokenizerConfig
 
     model = MaskGIT(VQGAN(TokenizerConfig.preset("tiny")), ClassFavouringTransformer()).eval()
-    config = DecodeConfig(total_steps=4, confidence="official", choice_temperature=0.0, cfg_scale=2.0)
+    config = DecodeConfig(total_steps=4, confidence="sampled", choice_temperature=0.0, cfg_scale=2.0)
     out = model.generate(2, config, class_ids=torch.tensor([0, 1]), generator=torch.Generator().manual_seed(0))
     assert out.images.shape == (2, 3, 16, 16) and out.tokens.shape == (2, 4, 4)
     assert out.images.min() >= -1 and out.images.max() <= 1

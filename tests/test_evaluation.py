@@ -136,7 +136,7 @@ def test_decoding_flags_start_from_the_commands_preset_and_override_single_field
     assert decode_settings() == asdict(DecodeConfig.preset("inpaint")) == asdict(DecodeConfig())
     seeds = decode_settings("--decoding", "seeds", "--steps", "3")
     assert seeds == {**asdict(DecodeConfig.preset("seeds")), "total_steps": 3}
-    assert seeds["confidence"] == "seed" and seeds["choice_temperature"] == 4.5
+    assert seeds["confidence"] == "noisy-probs" and seeds["choice_temperature"] == 4.5
 
 
 def test_inpaint_command_refuses_mismatched_masks_in_one_line(model_file, pixels, tmp_path, capsys):

@@ -13,8 +13,9 @@ from maskgit.config import require
 from maskgit.errors import ConfigError
 from maskgit.masking.schedules import check_schedule
 
-ConfidenceRule = Literal["seed", "official", "greedy"]
-CONFIDENCE_RULES = ("seed", "official", "greedy")
+ConfidenceRule = Literal["greedy", "sampled", "noisy-probs"]
+CONFIDENCE_RULES = ("greedy", "sampled", "noisy-probs")  # named by what they do (README: Confidence)
+RENAMED_RULES = {"seed": "noisy-probs", "official": "sampled"}  # earlier names, for a helpful error
 
 
 @dataclass(frozen=True)
@@ -26,12 +27,11 @@ class DecodeConfig:
         the prediction of step S (see decode_tokens).
     schedule: the mask schedule gamma (maskgit.masking.SCHEDULES).
     choice_temperature: t0; step t (0-based) uses temperature t0 * (1 - t / T).
-    confidence: "seed": chosen = argmax(p + temperature * g) over the codebook with a Gumbel draw g per
-        code, confidence = p(chosen) + temperature * g(chosen) (the seeds' rule);
-        "official": chosen ~ softmax(logits), confidence = log p(chosen) + temperature * g with one
-        Gumbel draw per token (google-research/maskgit);
-        "greedy": chosen = argmax p (no sampling), confidence = log p(chosen) + temperature * g as in
-        "official": noise only decides the order in which tokens are fixed.
+    confidence: "greedy": chosen = argmax p (no sampling), confidence = log p(chosen) + temperature * g
+        with one Gumbel draw g per token: noise only decides the order in which tokens are fixed;
+        "sampled": chosen ~ softmax(logits), confidence as in "greedy" (google-research/maskgit's rule);
+        "noisy-probs": chosen = argmax(p + temperature * g) over the codebook with a Gumbel draw g per
+        code, confidence = p(chosen) + temperature * g(chosen) (the seeds' rule).
     cfg_scale: classifier-free guidance for class-conditional models; logits = u + cfg_scale * (c - u),
         so 1.0 is plain conditional decoding.
     """
@@ -52,6 +52,10 @@ class DecodeConfig:
         check_schedule(self.schedule)
         require(self.choice_temperature >= 0, f"choice_temperature must be >= 0, got {self.choice_temperature}")
         require(
+            self.confidence not in RENAMED_RULES,
+            f"the confidence rule {self.confidence!r} is now called {RENAMED_RULES.get(self.confidence)!r}",
+        )
+        require(
             self.confidence in CONFIDENCE_RULES,
             f"confidence must be one of {', '.join(CONFIDENCE_RULES)}, got {self.confidence!r}",
         )
@@ -69,6 +73,6 @@ class DecodeConfig:
 
 DECODE_PRESETS = {
     "inpaint": DecodeConfig(),  # the best measured on both emoji inpainting benchmarks (MODEL_CARD.md)
-    "generate": DecodeConfig(total_steps=12, schedule="cosine", choice_temperature=1.0, confidence="official"),
-    "seeds": DecodeConfig(total_steps=20, schedule="cosine", choice_temperature=4.5, confidence="seed"),  # the lab's
+    "generate": DecodeConfig(total_steps=12, schedule="cosine", choice_temperature=1.0, confidence="sampled"),
+    "seeds": DecodeConfig(total_steps=20, schedule="cosine", choice_temperature=4.5, confidence="noisy-probs"),  # the lab's
 }

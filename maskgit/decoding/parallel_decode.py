@@ -79,14 +79,14 @@ def choose_tokens(
     Args:
         logits: (M, K) float32 logits of the M masked positions (batch-major), mask class excluded.
         temperature: the annealed choice temperature of this step, >= 0.
-        rule: "seed", "official" or "greedy" (see DecodeConfig).
+        rule: "greedy", "sampled" or "noisy-probs" (see DecodeConfig).
         rows: (B,) masked positions per image (sums to M), to draw each image's noise on its own.
         generators: noise source(s).
     Returns:
         (M,) int64 chosen ids in [0, K) and (M,) float32 confidences.
     """
     probs = torch.softmax(logits, dim=-1)  # (M, K)
-    if rule == "seed":
+    if rule == "noisy-probs":
         scores = probs + temperature * _gumbel(rows, logits.shape[-1], generators, logits.device)
         confidence, chosen = scores.max(dim=-1)
         return chosen, confidence
