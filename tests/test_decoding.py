@@ -130,6 +130,8 @@ def test_decode_options_are_validated():
         DecodeConfig(schedule="zigzag")
     with pytest.raises(ConfigError, match="total_steps"):
         DecodeConfig(total_steps=0)
+    with pytest.raises(ConfigError, match="'seed' is now called 'noisy-probs'"):
+        DecodeConfig(confidence="seed")
 
 
 def test_a_token_is_unknown_if_any_pixel_of_its_patch_is_missing():
