@@ -74,5 +74,7 @@ class DecodeConfig:
 DECODE_PRESETS = {
     "inpaint": DecodeConfig(),  # the best measured on both emoji inpainting benchmarks (MODEL_CARD.md)
     "generate": DecodeConfig(total_steps=12, schedule="cosine", choice_temperature=1.0, confidence="sampled"),
-    "seeds": DecodeConfig(total_steps=20, schedule="cosine", choice_temperature=4.5, confidence="noisy-probs"),  # the lab's
+    "seeds": DecodeConfig(
+        total_steps=20, schedule="cosine", choice_temperature=4.5, confidence="noisy-probs"
+    ),  # the lab's
 }

@@ -17,17 +17,15 @@ from pathlib import Path
 from maskgit.data.masks import BENCHMARKS
 from maskgit.decoding.config import DecodeConfig
 from maskgit.errors import InputError
-from maskgit.evaluation.sweep import ORACLE, Sweep, SweepConfig
+from maskgit.evaluation.sweep import Sweep, SweepConfig
 from maskgit.fileio import atomic_write
 
 SHIPPED_MODEL = Path(__file__).resolve().parents[1] / "weights" / "emoji.safetensors"
 DEMO_DECODING = DecodeConfig.preset("inpaint")  # the library's default: the best measured (MODEL_CARD.md)
 # Each baseline costs one Inception pass over the images (~75 s for 747 here); Navier-Stokes scores
 # within 0.4 FID of Telea on both benchmarks, so only the sweep and the model card show it.
-DEMO_BASELINES = ["OpenCV Telea", ORACLE]
+DEMO_BASELINES = ["telea", "oracle"]  # ids in maskgit.evaluation.baselines.BASELINES
 QUICK_IMAGES = 48
-# summary.json's name for each method (the sweep's row key -> short name)
-SUMMARY_NAMES = {"OpenCV Telea": "telea", "OpenCV Navier-Stokes": "navier-stokes", ORACLE: "oracle"}
 
 
 @dataclass
@@ -111,7 +109,7 @@ def demo_summary(rows: dict[str, list[dict]], model: Path, seconds: float) -> di
     for benchmark, table in rows.items():
         decoded = next(r for r in table if r["kind"] == "decode")
         methods = {"maskgit": decoded}
-        methods.update({SUMMARY_NAMES[r["key"]]: r for r in table if r["key"] in SUMMARY_NAMES})
+        methods.update({r["key"]: r for r in table if r["kind"] == "baseline"})
         entry: dict = {name: round(r["fid"], 2) for name, r in methods.items()}
         entry["images"] = decoded["images"]
         keys = ("fid", "kid", "kid_std", "masked_l1", "masked_psnr")

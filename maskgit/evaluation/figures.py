@@ -10,7 +10,7 @@ matplotlib.use("Agg")  # files only, no display
 import matplotlib.pyplot as plt
 import numpy as np
 
-from maskgit.evaluation.tables import baseline_rows, fid_grid
+from maskgit.evaluation.tables import baseline_rows, fid_grid, method_name
 from maskgit.fileio import atomic_write
 from maskgit.masking.schedules import gamma
 
@@ -41,8 +41,8 @@ def fid_figure(rows: list[dict], path: Path) -> None:
             if r["kind"] == "decode" and r["schedule"] == schedule and r["steps"] == t
         )
         ax.plot(*zip(*points, strict=True), marker=".", linestyle=":", label=f"{schedule} T={t}: stop at S")
-    for i, row in enumerate(r for r in baseline_rows(rows) if r["key"] != "one-step decoding"):
-        ax.axhline(row["fid"], linestyle="--", linewidth=1, color=f"C{(i + 4) % 10}", label=row["key"])
+    for i, row in enumerate(r for r in baseline_rows(rows) if r["key"] != "one-step"):
+        ax.axhline(row["fid"], linestyle="--", linewidth=1, color=f"C{(i + 4) % 10}", label=method_name(row))
     _finish(
         fig,
         ax,

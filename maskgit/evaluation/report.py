@@ -21,9 +21,10 @@ import numpy as np
 from PIL import Image
 
 from maskgit.errors import InputError
+from maskgit.evaluation.baselines import BASELINES
 from maskgit.evaluation.inpainting import Trace
 from maskgit.evaluation.pictures import comparison_grid, trace_pictures
-from maskgit.evaluation.tables import Table, best_decode, html_table, markdown_table, result_tables
+from maskgit.evaluation.tables import Table, baseline_rows, best_decode, html_table, markdown_table, result_tables
 from maskgit.fileio import atomic_write
 
 CURVE_KEYS = ("train/loss", "val/loss", "val/masked_accuracy", "val/psnr", "val/l1", "val/code_usage")
@@ -186,28 +187,19 @@ def settings_table(config: dict) -> Table:
 
 def add_comparison(report: Report, folder: Path, rows: list[dict], title: str = "comparison.png") -> None:
     """The fixed sample images: masked input | best maskgit | one-step | Telea | Navier-Stokes | oracle | truth."""
-    from maskgit.evaluation.sweep import ORACLE
-
     bench = folder / "benchmark_samples.npz"
     best = best_decode(rows)
     if not bench.is_file() or best is None:
         return
     data = np.load(bench)
     columns, names = [], []
-    by_key = {r["key"]: r for r in rows}
-    for key, label in (
-        (best["key"], f"maskgit T={best['steps']}"),
-        ("one-step decoding", "one-step"),
-        ("OpenCV Telea", "Telea"),
-        ("OpenCV Navier-Stokes", "Navier-Stokes"),
-        (ORACLE, "oracle"),
-    ):
-        row = by_key.get(key) or (
-            next((r for r in rows if r["kind"] == "decode" and r["steps"] == 1), None)
-            if key == "one-step decoding" and best["steps"] != 1
-            else None
-        )
-        if row and (folder / "samples" / row["sample_file"]).is_file():
+    shown = [(best, f"maskgit T={best['steps']}")]
+    by_key = {r["key"]: r for r in baseline_rows(rows)}
+    for key in ("one-step", "telea", "navier-stokes", "oracle"):
+        if key in by_key and not (key == "one-step" and best["steps"] == 1):
+            shown.append((by_key[key], BASELINES[key].label))
+    for row, label in shown:
+        if (folder / "samples" / row["sample_file"]).is_file():
             columns.append(np.load(folder / "samples" / row["sample_file"])["images"])
             names.append(label)
     grid = comparison_grid(data["inputs"], columns, data["truth"], data["masks"], labels=names, scale=2)
@@ -259,11 +251,9 @@ def add_sweep(report: Report, folder: Path) -> None:
 def write_demo_report(out: Path, summary: dict) -> Path:
     """The demo's report.html: the summary first (both benchmarks, baselines, oracle), then labelled pictures
     of each benchmark, the settings, and decoding step by step on large holes."""
-    from maskgit.evaluation.demo import SUMMARY_NAMES
-
     report = Report("maskgit demo: inpainting the emoji test set")
     benchmarks = summary["benchmarks"]
-    names = {"maskgit": "maskgit", **{v: k for k, v in SUMMARY_NAMES.items()}}
+    names = {"maskgit": "maskgit", **{key: b.name for key, b in BASELINES.items()}}
     methods = [m for m in names if any(m in b for b in benchmarks.values())]
     header = ["method"] + [f"{b} {q}" for b in benchmarks for q in ("FID", "masked PSNR (dB)")]
     body = []

@@ -23,7 +23,7 @@ import torch
 from maskgit.data.registry import load_images, load_inpainting_set
 from maskgit.decoding.config import DecodeConfig
 from maskgit.errors import InputError
-from maskgit.evaluation.baselines import opencv_inpaint
+from maskgit.evaluation.baselines import BASELINES, opencv_inpaint
 from maskgit.evaluation.fid import cached_features, score_features
 from maskgit.evaluation.inception import InceptionFeatures
 from maskgit.evaluation.inpainting import InpaintingSet, SetResult, tokenizer_reconstruction
@@ -33,16 +33,6 @@ from maskgit.masking.schedules import check_schedule
 from maskgit.pipeline import MaskGIT
 
 SAMPLE_COUNT, TRACE_COUNT = 8, 4
-BASELINES = (
-    "one-step decoding",  # T = 1 (skipped when the sweep's steps include 1: that cell is the baseline)
-    "raw reconstruction",  # the decoder's whole image at the first schedule and largest T, not composited
-    "OpenCV Telea",
-    "OpenCV Navier-Stokes",
-    "oracle (true tokens)",  # the ground truth's own tokens decoded into the holes: a perfect transformer
-    "tokenizer reconstruction",  # the ground truth through the tokenizer, whole image (no compositing)
-)
-ORACLE = "oracle (true tokens)"
-OPENCV_NAMES = {"telea": "OpenCV Telea", "navier-stokes": "OpenCV Navier-Stokes"}
 
 
 @dataclass
@@ -58,7 +48,9 @@ class SweepConfig:
     batch_size: int = 64
     limit: int = 0  # use the first `limit` images only (0: all)
     masks: str = "strokes"  # the benchmark's fixed masks: "strokes" or "large" (maskgit.data.masks.BENCHMARKS)
-    baselines: list[str] = field(default_factory=lambda: list(BASELINES))  # a subset of BASELINES
+    # ids from BASELINES; one-step is skipped when `steps` holds 1 (that cell is the baseline), raw is the
+    # decoder's whole image at the first schedule and the largest T
+    baselines: list[str] = field(default_factory=lambda: list(BASELINES))
 
     def __post_init__(self) -> None:
         if not self.schedules or not self.steps:
@@ -217,7 +209,7 @@ class Sweep:
         for schedule, t, s in todo:
             runs.setdefault((schedule, t), []).append(s)
         raw_cell = (c.schedules[0], max(c.steps))
-        if "raw reconstruction" in todo_baselines:
+        if "raw" in todo_baselines:
             runs.setdefault(raw_cell, []).append(max(c.steps))
         for n, ((schedule, t), spots) in enumerate(sorted(runs.items(), key=lambda kv: kv[0][1]), 1):
             config = DecodeConfig(
@@ -241,17 +233,17 @@ class Sweep:
                             **row,
                         }
                     )
-            if (schedule, t) == raw_cell and "raw reconstruction" in todo_baselines:
+            if (schedule, t) == raw_cell and "raw" in todo_baselines:
                 decoded = result.by_sweet_spot[t]
-                row = self._score_images(bench, decoded.reconstruction, reference, samples, "raw reconstruction")
+                row = self._score_images(bench, decoded.reconstruction, reference, samples, "raw")
                 self._record(
                     {
-                        "key": "raw reconstruction",
+                        "key": "raw",
                         "kind": "baseline",
                         "schedule": schedule,
                         "steps": t,
                         "sweet_spot": t,
-                        "note": f"the decoder's whole image, {schedule} T={t}",
+                        "note": f"{BASELINES['raw'].note}, {schedule} T={t}",
                         **row,
                     }
                 )
@@ -261,42 +253,39 @@ class Sweep:
         return self.rows()
 
     def _baseline_names(self) -> list[str]:
-        skip = {"one-step decoding"} if 1 in self.config.steps else set()
+        skip = {"one-step"} if 1 in self.config.steps else set()
         return [b for b in BASELINES if b in self.config.baselines and b not in skip]
 
     def _run_baseline(
-        self, name: str, bench: Benchmark, images: InpaintingSet, reference: np.ndarray, samples: list[int]
+        self, key: str, bench: Benchmark, images: InpaintingSet, reference: np.ndarray, samples: list[int]
     ) -> None:
         c = self.config
         t0 = time.perf_counter()
-        note = ""
-        if name == "one-step decoding":
+        if key == "one-step":
             config = DecodeConfig(total_steps=1, choice_temperature=c.temperature, confidence=c.confidence)  # type: ignore[arg-type]
             output = images.decode(
                 config, seed=c.seed, amp_dtype=self.amp_dtype, progress="one-step decoding" if self.progress else False
             )
-            out, note = output.by_sweet_spot[1].images, "T = 1: every token in one pass"
-        elif name == "tokenizer reconstruction":
-            out, note = tokenizer_reconstruction(self.model, bench.truth, c.batch_size), "ground truth, no mask"
-        elif name == ORACLE:
+            out = output.by_sweet_spot[1].images
+        elif key == "tokenizer":
+            out = tokenizer_reconstruction(self.model, bench.truth, c.batch_size)
+        elif key == "oracle":
             decoded = tokenizer_reconstruction(self.model, bench.truth, c.batch_size)
             out = np.where(bench.masks[..., None], decoded, bench.truth)
-            note = "the ground truth's tokens decoded, composited into the holes: what a perfect transformer scores"
-        elif name == "raw reconstruction":
+        elif key == "raw":
             return  # made with its decode run
         else:
-            method = next(k for k, v in OPENCV_NAMES.items() if v == name)
-            out, note = opencv_inpaint(bench.inputs, bench.masks, method), f"cv2.inpaint, radius 3 ({method})"
+            out = opencv_inpaint(bench.inputs, bench.masks, key)
         self._time("baselines", t0)
-        row = self._score_images(bench, out, reference, samples, name)
+        row = self._score_images(bench, out, reference, samples, key)
         self._record(
             {
-                "key": name,
+                "key": key,
                 "kind": "baseline",
                 "schedule": "",
-                "steps": 1 if name.startswith("one") else 0,
+                "steps": 1 if key == "one-step" else 0,
                 "sweet_spot": 0,
-                "note": note,
+                "note": BASELINES[key].note,
                 **row,
             }
         )
@@ -327,7 +316,8 @@ class Sweep:
             **masked_region_metrics(output, bench.truth, bench.masks),
             "sample_file": f"{key}.npz",
         }
-        self.log(f"  {label:<32} FID {scores.fid:7.2f}  KID {scores.kid:.4f}  masked PSNR {row['masked_psnr']:.2f} dB")
+        name = BASELINES[label].name if label in BASELINES else label
+        self.log(f"  {name:<32} FID {scores.fid:7.2f}  KID {scores.kid:.4f}  masked PSNR {row['masked_psnr']:.2f} dB")
         return row
 
     def _save_trace(self, schedule: str, t: int, result: SetResult) -> None:

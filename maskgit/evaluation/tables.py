@@ -7,6 +7,8 @@ import html
 import io
 from dataclasses import dataclass
 
+from maskgit.evaluation.baselines import BASELINES
+
 COLUMNS = [
     "key",
     "kind",
@@ -53,13 +55,23 @@ def fid_grid(rows: list[dict]) -> tuple[list[str], list[int], dict[tuple[str, in
 
 
 def baseline_rows(rows: list[dict]) -> list[dict]:
-    """The baselines, with the T = 1 decoding cell standing in for one-step decoding when the sweep has it."""
+    """The baselines, with the T = 1 decoding cell standing in for one-step decoding when the sweep has it.
+
+    The one place that rule lives: tables, figures and reports all read the baselines from here.
+    """
     out = [r for r in rows if r["kind"] == "baseline"]
-    if not any(r["key"] == "one-step decoding" for r in out):
+    if not any(r["key"] == "one-step" for r in out):
         one = [r for r in rows if r["kind"] == "decode" and r["steps"] == 1]
         if one:
-            out.insert(0, {**one[0], "key": "one-step decoding", "note": "T = 1: every token in one pass"})
+            out.insert(0, {**one[0], "kind": "baseline", "key": "one-step", "note": BASELINES["one-step"].note})
     return out
+
+
+def method_name(row: dict) -> str:
+    """A row's name in tables: the baseline's name, or schedule T= S= for a decoding cell."""
+    if row["kind"] == "baseline":
+        return BASELINES[row["key"]].name
+    return f"{row['schedule']} T={row['steps']} S={row['sweet_spot']}"
 
 
 @dataclass
@@ -103,11 +115,7 @@ def result_tables(rows: list[dict]) -> tuple[list[Table], str]:
         )
     listed = []
     for r in [r for r in rows if r["kind"] == "decode"] + baseline_rows(rows):
-        name = (
-            r["key"]
-            if r["kind"] == "baseline" or r["key"] == "one-step decoding"
-            else f"{r['schedule']} T={r['steps']} S={r['sweet_spot']}"
-        )
+        name = method_name(r)
         speed = f"{r['images_per_s']:.1f}" if r.get("images_per_s") else ""
         listed.append(
             [
