@@ -7,7 +7,7 @@ import pytest
 from maskgit import MaskGIT
 from maskgit.cli import main
 from maskgit.evaluation import inception
-from maskgit.evaluation.demo import QUICK_IMAGES, SHIPPED_MODEL, run_demo
+from maskgit.experiments.demo import QUICK_IMAGES, SHIPPED_MODEL, run_demo
 
 
 def test_the_shipped_model_loads_and_stays_within_40_mb():

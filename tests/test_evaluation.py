@@ -10,7 +10,8 @@ from PIL import Image
 
 from maskgit import DecodeConfig, per_image_generators
 from maskgit.cli import main
-from maskgit.evaluation import InpaintingSet, masked_region_metrics, opencv_inpaint, tokenizer_reconstruction
+from maskgit.evaluation import masked_region_metrics, opencv_inpaint
+from maskgit.experiments import InpaintingSet, tokenizer_reconstruction
 
 
 @pytest.fixture

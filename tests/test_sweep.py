@@ -8,8 +8,8 @@ import pytest
 from maskgit.cli import main
 from maskgit.errors import InputError
 from maskgit.evaluation.inception import InceptionFeatures
-from maskgit.evaluation.inpainting import InpaintingSet
-from maskgit.evaluation.sweep import Sweep, SweepConfig
+from maskgit.experiments.inpainting import InpaintingSet
+from maskgit.experiments.sweep import Sweep, SweepConfig
 
 
 @pytest.fixture(scope="module")
@@ -139,7 +139,7 @@ def test_sweep_command_prints_the_table_and_timings(sweep_setup, capsys):
 def test_report_of_a_training_run_shows_its_config_and_curves(tmp_path):
     from PIL import Image
 
-    from maskgit.evaluation.report import write_report
+    from maskgit.experiments.report import write_report
 
     run = tmp_path / "run"
     (run / "samples").mkdir(parents=True)

@@ -7,13 +7,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
-
 from maskgit.data.emoji import emoji_styles, load_emoji
 from maskgit.data.fashion_mnist import load_fashion_mnist
-from maskgit.data.folder import image_files, load_folder, load_lab, read_images
+from maskgit.data.folder import load_folder, load_lab
 from maskgit.data.images import ImageSet, fit_to_square, set_channels
-from maskgit.data.masks import benchmark_masks, check_benchmark, read_mask
 from maskgit.data.splits import SPLIT_IDS
 from maskgit.errors import DataError
 
@@ -51,34 +48,3 @@ def load_images(
     if channels is not None and images.channels != channels:
         images.images = set_channels(images.images, channels)
     return images
-
-
-def load_inpainting_set(
-    spec: str, resolution: int, channels: int = 3, benchmark: str = "strokes"
-) -> tuple[ImageSet, np.ndarray]:
-    """Test images and their masks (bool (N, H, W), True = missing) for an inpainting benchmark.
-
-    `lab:PATH`: the lab's masked test images (cat_face/masked_image) and mask64/ masks, paired by sorted
-    file name (the lab's own masks: `benchmark` must be "strokes"). Any other dataset: its test split with
-    the fixed `benchmark` masks ("strokes" or "large", maskgit.data.masks.BENCHMARKS).
-    """
-    name, _, argument = spec.partition(":")
-    check_benchmark(benchmark)
-    if name != "lab":
-        images = load_images(spec, "test", resolution, channels)
-        return images, benchmark_masks(len(images), resolution, benchmark)
-    if benchmark != "strokes":
-        raise DataError(f"{spec} brings its own masks (mask64/): drop --masks {benchmark}, or score another dataset")
-    root = Path(argument)
-    image_paths = image_files(root / "cat_face" / "masked_image")
-    mask_paths = image_files(root / "mask64")
-    if len(image_paths) != len(mask_paths):
-        raise DataError(
-            f"{root}: {len(image_paths)} masked images but {len(mask_paths)} masks: they pair by sorted file name"
-        )
-    if not image_paths:
-        raise DataError(f"{root}: no masked images in cat_face/masked_image")
-    pixels, kept = read_images(image_paths, resolution, strict=True)
-    masks = np.stack([read_mask(p, resolution) for p in mask_paths])
-    images = ImageSet(set_channels(pixels, channels), [p.name for p in kept])
-    return images, masks

@@ -17,7 +17,7 @@ from pathlib import Path
 from maskgit.data.masks import BENCHMARKS
 from maskgit.decoding.config import DecodeConfig
 from maskgit.errors import InputError
-from maskgit.evaluation.sweep import Sweep, SweepConfig
+from maskgit.experiments.sweep import Sweep, SweepConfig
 from maskgit.fileio import atomic_write
 
 SHIPPED_MODEL = Path(__file__).resolve().parents[1] / "weights" / "emoji.safetensors"
@@ -55,7 +55,7 @@ def run_demo(
     """
     from maskgit.data.emoji import emoji_cache_path, fetch_emoji
     from maskgit.evaluation.inception import InceptionFeatures
-    from maskgit.evaluation.report import write_demo_report
+    from maskgit.experiments.report import write_demo_report
     from maskgit.pipeline import MaskGIT
 
     out = Path(out)

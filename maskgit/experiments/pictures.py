@@ -8,7 +8,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from maskgit.data.images import image_grid, save_png
-from maskgit.evaluation.inpainting import Trace
+from maskgit.experiments.inpainting import Trace
 from maskgit.fileio import atomic_write
 
 

@@ -10,7 +10,7 @@ matplotlib.use("Agg")  # files only, no display
 import matplotlib.pyplot as plt
 import numpy as np
 
-from maskgit.evaluation.tables import baseline_rows, fid_grid, method_name
+from maskgit.experiments.tables import baseline_rows, fid_grid, method_name
 from maskgit.fileio import atomic_write
 from maskgit.masking.schedules import gamma
 

@@ -20,14 +20,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from maskgit.data.registry import load_images, load_inpainting_set
+from maskgit.data.benchmarks import Benchmark, load_benchmark
 from maskgit.decoding.config import DecodeConfig
 from maskgit.errors import InputError
 from maskgit.evaluation.baselines import BASELINES, opencv_inpaint
 from maskgit.evaluation.fid import cached_features, score_features
 from maskgit.evaluation.inception import InceptionFeatures
-from maskgit.evaluation.inpainting import InpaintingSet, SetResult, tokenizer_reconstruction
 from maskgit.evaluation.masked import masked_region_metrics
+from maskgit.experiments.inpainting import InpaintingSet, SetResult, tokenizer_reconstruction
 from maskgit.fileio import atomic_write, file_hash
 from maskgit.masking.schedules import check_schedule
 from maskgit.pipeline import MaskGIT
@@ -84,24 +84,6 @@ class SweepConfig:
 
 def cell_key(schedule: str, steps: int, sweet_spot: int) -> str:
     return f"{schedule}-T{steps}-S{sweet_spot}"
-
-
-@dataclass
-class Benchmark:
-    inputs: np.ndarray  # uint8 (N, H, W, C) what the model gets (missing pixels hidden anyway)
-    masks: np.ndarray  # bool (N, H, W), True = missing
-    truth: np.ndarray  # uint8 (N, H, W, C) ground truth
-    names: list[str]
-
-
-def load_benchmark(spec: str, resolution: int, channels: int, limit: int = 0, masks: str = "strokes") -> Benchmark:
-    """A dataset's inpainting benchmark: test images, fixed masks, ground truth (see load_inpainting_set)."""
-    inputs, masks = load_inpainting_set(spec, resolution, channels, masks)
-    truth = inputs.images if not spec.startswith("lab:") else load_images(spec, "test", resolution, channels).images
-    if len(truth) != len(inputs):
-        raise InputError(f"{spec}: {len(inputs)} masked test images but {len(truth)} ground-truth images")
-    n = min(limit, len(inputs)) if limit else len(inputs)
-    return Benchmark(inputs.images[:n], masks[:n], truth[:n], inputs.names[:n])
 
 
 def sample_indices(count: int, total: int) -> list[int]:
@@ -347,8 +329,8 @@ class Sweep:
         return decode + [r for r in rows if r["kind"] == "baseline"]
 
     def write_outputs(self) -> None:
-        from maskgit.evaluation.figures import fid_figure, masked_fraction_figure
-        from maskgit.evaluation.tables import results_csv, results_markdown
+        from maskgit.experiments.figures import fid_figure, masked_fraction_figure
+        from maskgit.experiments.tables import results_csv, results_markdown
 
         rows = self.rows()
         atomic_write(self.out / "results.csv", lambda tmp: tmp.write_text(results_csv(rows)))

@@ -22,9 +22,9 @@ from PIL import Image
 
 from maskgit.errors import InputError
 from maskgit.evaluation.baselines import BASELINES
-from maskgit.evaluation.inpainting import Trace
-from maskgit.evaluation.pictures import comparison_grid, trace_pictures
-from maskgit.evaluation.tables import Table, baseline_rows, best_decode, html_table, markdown_table, result_tables
+from maskgit.experiments.inpainting import Trace
+from maskgit.experiments.pictures import comparison_grid, trace_pictures
+from maskgit.experiments.tables import Table, baseline_rows, best_decode, html_table, markdown_table, result_tables
 from maskgit.fileio import atomic_write
 
 CURVE_KEYS = ("train/loss", "val/loss", "val/masked_accuracy", "val/psnr", "val/l1", "val/code_usage")
@@ -112,7 +112,7 @@ def png_bytes(image: np.ndarray, scale: int = 1) -> bytes:
 
 def curves_png(metrics: Path) -> bytes | None:
     """Training curves from a run's metrics.jsonl (one panel per logged quantity), or None if empty."""
-    from maskgit.evaluation.figures import plt
+    from maskgit.experiments.figures import plt
 
     series: dict[str, tuple[list[float], list[float]]] = {}
     for line in metrics.read_text().splitlines():
@@ -163,7 +163,7 @@ def add_run(report: Report, run: Path) -> None:
 
 def sweep_rows(folder: Path) -> list[dict]:
     """A sweep folder's finished rows, sorted (decoding cells, then baselines)."""
-    from maskgit.evaluation.sweep import Sweep
+    from maskgit.experiments.sweep import Sweep
 
     lines = (folder / "results.jsonl").read_text().splitlines() if (folder / "results.jsonl").is_file() else []
     rows = [json.loads(x) for x in lines if x.strip()]

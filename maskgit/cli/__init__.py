@@ -1,0 +1,48 @@
+"""The `maskgit` command line, one module per user task: models (presets, inspect), data, train, infer
+(inpaint, generate), evaluate (fid, tokenizer-metrics) and experiments (sweep, demo, report).
+
+Library errors become one-line messages (exit 2), never tracebacks.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+
+from maskgit import __version__
+from maskgit.cli import data, evaluate, experiments, infer, models, train
+from maskgit.errors import MaskGitError
+
+TASKS = (models, train, infer, evaluate, experiments, data)  # the order of `maskgit --help`
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="maskgit", description="Masked generative image modeling (MaskGIT).")
+    parser.add_argument("--version", action="version", version=f"maskgit {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for task in TASKS:
+        task.add_commands(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        args.run(args)
+    except MaskGitError as error:
+        print(f"maskgit: error: {error}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:  # output piped into `head` and the like: not an error
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - keeps the interpreter from failing at exit
+        return 0
+    except KeyboardInterrupt:
+        print("maskgit: interrupted", file=sys.stderr)
+        return 130
+    except OSError as error:  # a file the user named cannot be read or written
+        if error.filename is None:
+            raise
+        print(f"maskgit: error: {error.strerror}: {error.filename}", file=sys.stderr)
+        return 2
+    return 0

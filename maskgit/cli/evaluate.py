@@ -1,0 +1,136 @@
+"""Scoring: `maskgit fid` and `maskgit tokenizer-metrics` (and generate --score's scoring)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+from maskgit.cli.common import pick_device
+from maskgit.data.masks import BENCHMARKS
+from maskgit.errors import InputError
+
+
+def score_samples(images: np.ndarray, data: str, device: str | None) -> None:
+    """Print FID/KID against `data`'s test split and the share of near-duplicates of its training split."""
+    from maskgit.data.registry import load_images
+    from maskgit.evaluation.fid import cached_features, score_features
+    from maskgit.evaluation.generation import NEAR_DUPLICATE_L1, near_duplicate_share
+    from maskgit.evaluation.inception import InceptionFeatures
+
+    size, channels = images.shape[1], images.shape[3]
+    test = load_images(data, "test", size, channels).images
+    train = load_images(data, "train", size, channels).images
+    if len(images) < 2:
+        raise InputError("--score needs at least 2 samples: raise --count")
+    extractor = InceptionFeatures(device=pick_device(device))
+    reference = cached_features(test, extractor, progress="Inception: test split")
+    scores = score_features(extractor(images, progress="Inception: samples"), reference).as_dict()
+    scores["near_duplicates"] = near_duplicate_share(images, train)
+    print(
+        f"FID {scores['fid']:.2f} against {len(test)} {data} test images, KID {scores['kid']:.4f}; "
+        f"{scores['near_duplicates']:.1%} of samples nearly duplicate a training image "
+        f"(mean |difference| < {NEAR_DUPLICATE_L1})"
+    )
+    print(json.dumps({"data": data, **scores}))
+
+
+def load_fid_images(spec: str, split: str) -> np.ndarray:
+    """A folder, a lab test_gt.csv, or a dataset name (its `split`), as uint8 (N, H, W, C)."""
+    from maskgit.data.folder import read_folder, read_lab_ground_truth
+    from maskgit.data.registry import load_images
+
+    path = Path(spec)
+    if path.is_dir():
+        return read_folder(path).images
+    if path.suffix == ".csv":
+        if not path.is_file():
+            raise InputError(f"no file {path}")
+        return read_lab_ground_truth(path)
+    return load_images(spec, split).images
+
+
+def cmd_fid(args: argparse.Namespace) -> None:
+    from maskgit.data.folder import image_files
+    from maskgit.data.masks import benchmark_masks, read_mask
+    from maskgit.evaluation.fid import cached_features, score_features
+    from maskgit.evaluation.inception import InceptionFeatures
+    from maskgit.evaluation.masked import masked_region_metrics
+
+    generated = load_fid_images(args.generated, args.split)
+    reference = load_fid_images(args.reference, args.split)
+    for name, images in (("generated", generated), ("reference", reference)):
+        if len(images) < 2:
+            raise InputError(f"the {name} set has {len(images)} image(s): FID needs at least 2")
+    device = pick_device(args.device)
+    extractor = InceptionFeatures(device=device, batch_size=args.batch_size)
+    started = time.perf_counter()
+    ref_features = cached_features(reference, extractor, progress="Inception: reference")
+    gen_features = extractor(generated, progress="Inception: generated")
+    scores = score_features(gen_features, ref_features).as_dict()
+    if args.masks:
+        if generated.shape != reference.shape:
+            raise InputError(f"masked metrics pair images one to one: {generated.shape} vs {reference.shape}")
+        side = generated.shape[1]
+        if args.masks in BENCHMARKS:
+            masks = benchmark_masks(len(generated), side, args.masks)
+        else:
+            masks = np.stack([read_mask(p, side) for p in image_files(Path(args.masks))])
+        if len(masks) != len(generated):
+            raise InputError(f"{len(masks)} masks for {len(generated)} images")
+        scores.update(masked_region_metrics(generated, reference, masks))
+    scores["seconds"] = round(time.perf_counter() - started, 2)
+    line = f"FID {scores['fid']:.3f}  KID {scores['kid']:.5f} ± {scores['kid_std']:.5f}"
+    line += f"  ({len(generated)} vs {len(reference)} images)"
+    if "masked_psnr" in scores:
+        line += f"  masked L1 {scores['masked_l1']:.4f}  masked PSNR {scores['masked_psnr']:.2f} dB"
+    print(line)
+    print(json.dumps({"generated": args.generated, "reference": args.reference, **scores}))
+
+
+def cmd_tokenizer_metrics(args: argparse.Namespace) -> None:
+    """Reconstruction L1 / PSNR / codebook use of a tokenizer on a dataset split."""
+    import json
+
+    from maskgit.checkpoint import load_checkpoint
+    from maskgit.data import load_images
+    from maskgit.tokenizer.metrics import reconstruction_metrics
+
+    tokenizer = load_checkpoint(args.model).tokenizer
+    if tokenizer is None:
+        raise InputError(f"{args.model} holds no tokenizer")
+    c = tokenizer.config
+    images = load_images(args.data, args.split, c.resolution, c.image_channels)
+    metrics = reconstruction_metrics(tokenizer, images.tensors())
+    print(
+        f"{args.data} {args.split} ({len(images)} images): L1 {metrics['l1']:.4f} (0-1 scale), "
+        f"PSNR {metrics['psnr']:.2f} dB, codes used {metrics['code_usage']:.1%}, perplexity {metrics['perplexity']:.0f}"
+    )
+    print(json.dumps({"data": args.data, "split": args.split, "images": len(images), **metrics}))
+
+
+def add_commands(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "fid",
+        help="FID and KID (InceptionV3 pool3) between two image sets",
+        description="GENERATED and REFERENCE are each a folder of images, a lab test_gt.csv, or a "
+        "dataset name (emoji, lab:PATH, fashion-mnist, folder:PATH) whose --split is used.",
+    )
+    p.add_argument("generated")
+    p.add_argument("reference")
+    p.add_argument("--split", default="test", choices=["train", "val", "test"], help="split of a dataset name")
+    p.add_argument(
+        "--masks", help="also masked-region L1/PSNR: a mask folder, or the benchmark masks' name (strokes or large)"
+    )
+    p.add_argument("--batch-size", type=int, default=8, help="Inception batch (default 8)")
+    p.add_argument("--device", default=None)
+    p.set_defaults(run=cmd_fid)
+
+    p = sub.add_parser("tokenizer-metrics", help="a tokenizer's reconstruction L1, PSNR and codebook use")
+    p.add_argument("--model", required=True, help="a checkpoint holding a tokenizer")
+    p.add_argument("--data", default="emoji")
+    p.add_argument("--split", default="test", choices=["train", "val", "test"])
+    p.set_defaults(run=cmd_tokenizer_metrics)

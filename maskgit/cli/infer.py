@@ -1,0 +1,173 @@
+"""Using a model: `maskgit inpaint` and `maskgit generate`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from maskgit.cli.common import amp, decode_config, decoding_arguments, load_model, resolve_model, runtime_arguments
+from maskgit.data.masks import BENCHMARKS
+from maskgit.errors import InputError
+
+
+def read_inpainting_inputs(args: argparse.Namespace, resolution: int, channels: int):
+    """(inputs uint8, masks bool, truth uint8 or None, input names) from --data or --images/--masks."""
+    from maskgit.data.benchmarks import load_benchmark
+    from maskgit.data.folder import image_files, read_folder
+    from maskgit.data.images import set_channels
+    from maskgit.data.masks import read_mask
+
+    if args.data:
+        if args.images:
+            raise InputError("give either --data (with --masks strokes|large) or --images with --masks DIR, not both")
+        if args.masks and args.masks not in BENCHMARKS:
+            raise InputError(f"with --data, --masks names the benchmark masks: {' or '.join(BENCHMARKS)}")
+        bench = load_benchmark(args.data, resolution, channels, args.limit, args.masks or "strokes")
+        return bench.inputs, bench.masks, bench.truth, bench.names
+    if not (args.images and args.masks):
+        raise InputError("give --images DIR and --masks DIR (paired by sorted file name), or --data emoji|lab:PATH")
+    images = read_folder(Path(args.images), resolution)
+    mask_paths = image_files(Path(args.masks))
+    if len(mask_paths) != len(images):
+        raise InputError(
+            f"{len(images)} images in {args.images} but {len(mask_paths)} masks in {args.masks}: "
+            "give one mask per image (they pair by sorted file name)"
+        )
+    masks = np.stack([read_mask(p, resolution) for p in mask_paths])
+    n = min(args.limit, len(images)) if args.limit else len(images)
+    return set_channels(images.images, channels)[:n], masks[:n], None, images.names[:n]
+
+
+def cmd_inpaint(args: argparse.Namespace) -> None:
+    from maskgit.data.images import save_png
+    from maskgit.experiments.inpainting import InpaintingSet
+    from maskgit.experiments.pictures import comparison_grid, save_trace
+    from maskgit.fileio import atomic_write
+
+    model = load_model(args.model, args.device)
+    c = model.tokenizer.config
+    inputs, masks, truth, names = read_inpainting_inputs(args, c.resolution, c.image_channels)
+    config = decode_config(args)
+    out = Path(args.out)
+    started = time.perf_counter()
+    images = InpaintingSet(model, inputs, masks, args.batch_size)
+    traced = list(range(len(images))) if args.trace else None
+    result = images.decode(
+        config,
+        seed=args.seed,
+        trace_indices=traced,
+        amp_dtype=amp(args, model.device),
+        progress=f"inpainting {len(images)} images",
+    )
+    decoded = result.by_sweet_spot[config.steps_to_run]
+    width = max(3, len(str(len(images) - 1)))
+    files = [f"image_{i:0{width}d}.png" for i in range(len(images))]
+    for image, name in zip(decoded.images, files, strict=True):
+        save_png(image, out / name)
+    for image, name in zip(decoded.reconstruction, files, strict=True):
+        save_png(image, out / "reconstruction" / name)
+    shown = list(range(min(8, len(images))))
+    grid = comparison_grid(
+        inputs[shown],
+        [decoded.images[shown]],
+        truth[shown] if truth is not None else decoded.reconstruction[shown],
+        masks[shown],
+    )
+    save_png(grid, out / "preview.png")
+    if result.trace is not None:
+        save_trace(result.trace, out / "trace", files)
+    manifest = {
+        "model": str(resolve_model(args.model)),
+        "decode": vars(config),
+        "seed": args.seed,
+        "inputs": names,
+        "outputs": files,
+        "seconds": round(time.perf_counter() - started, 2),
+        "still_masked_fraction": float(decoded.remaining.mean()),
+    }
+    body = json.dumps(manifest, indent=2)
+    atomic_write(out / "manifest.json", lambda tmp: tmp.write_text(body))
+    rate = len(images) / max(manifest["seconds"], 1e-9)
+    print(f"inpainted {len(images)} images in {manifest['seconds']:.1f} s ({rate:.1f} images/s): {out}/image_*.png")
+    last = "ground truth" if truth is not None else "raw reconstruction"
+    print(f"preview (masked input | result | {last}): {out / 'preview.png'}")
+    if result.trace is not None:
+        print(f"decoding traces (masks and predictions per step, GIFs): {out / 'trace'}")
+
+
+def cmd_generate(args: argparse.Namespace) -> None:
+    from maskgit.data.images import image_grid, save_png, to_uint8
+    from maskgit.decoding.parallel_decode import per_image_generators
+
+    model = load_model(args.model, args.device)
+    config = decode_config(args)
+    classes = model.transformer.config.num_classes
+    if args.class_id is not None and not classes:
+        raise InputError(f"{args.model} is unconditional: drop --class-id (and --cfg-scale)")
+    if args.class_id is not None and not 0 <= args.class_id < classes:
+        raise InputError(f"--class-id must be in 0..{classes - 1} for this model")
+    out = Path(args.out)
+    pictures = []
+    started = time.perf_counter()
+    from tqdm.auto import tqdm
+
+    for start in tqdm(range(0, args.count, args.batch_size), desc="generating", unit="batch"):
+        n = min(args.batch_size, args.count - start)
+        generators = per_image_generators(range(args.seed + start, args.seed + start + n), model.device)
+        class_ids = None if args.class_id is None else torch.full((n,), args.class_id, device=model.device)
+        result = model.generate(n, config, class_ids, generators, amp_dtype=amp(args, model.device))
+        pictures.append(to_uint8(result.images))
+    images = np.concatenate(pictures)
+    for i, image in enumerate(images):
+        save_png(image, out / f"sample_{i:03d}.png")
+    save_png(image_grid(images, columns=8), out / "grid.png")
+    seconds = time.perf_counter() - started
+    print(f"generated {len(images)} images in {seconds:.1f} s: {out}/sample_*.png, grid {out / 'grid.png'}")
+    if args.score:
+        from maskgit.cli.evaluate import score_samples
+
+        score_samples(images, args.score, args.device)
+
+
+def add_commands(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "inpaint",
+        help="fill the masked regions of a set of images",
+        description="Inpaint images (--images/--masks, or a benchmark set with --data). Outputs are "
+        "named image_000.png ... like the lab's; masks are white = known, black = missing. Images "
+        "must be at the model's resolution (they are not rescaled).",
+    )
+    p.add_argument("--model", required=True, help="a run folder or a .safetensors checkpoint")
+    p.add_argument("--images", help="folder of images at the model's resolution")
+    p.add_argument(
+        "--masks",
+        help="with --images: a folder of masks, paired by sorted file name; with --data emoji: the benchmark "
+        "masks, strokes (default) or large",
+    )
+    p.add_argument("--data", help="emoji (test split + benchmark masks) or lab:PATH (masked_image + mask64)")
+    p.add_argument("--limit", type=int, default=0, help="only the first N images")
+    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--trace", action="store_true", help="also write per-step mask and prediction strips and a GIF")
+    decoding_arguments(p, "inpaint")
+    runtime_arguments(p)
+    p.set_defaults(run=cmd_inpaint)
+
+    p = sub.add_parser("generate", help="sample images from scratch (all tokens masked)")
+    p.add_argument("--model", required=True, help="a run folder or a .safetensors checkpoint")
+    p.add_argument("--count", type=int, default=16, help="images to sample (default 16)")
+    p.add_argument("--class-id", type=int, default=None, help="class to sample (class-conditional models)")
+    p.add_argument("--cfg-scale", type=float, help="classifier-free guidance scale (generate preset: 1.0)")
+    p.add_argument("--out", required=True, help="output folder (sample_000.png ..., grid.png)")
+    p.add_argument(
+        "--score",
+        metavar="DATASET",
+        help="also score the samples: FID against DATASET's test split, share of near-copies of its train split",
+    )
+    decoding_arguments(p, "generate")
+    runtime_arguments(p)
+    p.set_defaults(run=cmd_generate)

@@ -1,0 +1,62 @@
+"""Commands about models: the named presets, and what a checkpoint holds."""
+
+from __future__ import annotations
+
+import argparse
+
+import torch
+
+from maskgit.checkpoint import read_checkpoint
+from maskgit.tokenizer.config import TOKENIZER_PRESETS, TokenizerConfig
+from maskgit.tokenizer.vqgan import VQGAN
+from maskgit.transformer.config import TRANSFORMER_PRESETS, TransformerConfig
+from maskgit.transformer.model import BidirectionalTransformer
+
+
+def _millions(module: torch.nn.Module) -> str:
+    return f"{sum(p.numel() for p in module.parameters()) / 1e6:.2f} M"
+
+
+def cmd_presets(args: argparse.Namespace) -> None:
+    """Print every named preset with its size (models are built on the meta device: no memory used)."""
+    print(f"{'tokenizer':<10} {'image':>10} {'tokens':>7} {'codes':>6} {'params':>9}")
+    for name in TOKENIZER_PRESETS:
+        c = TokenizerConfig.preset(name)
+        with torch.device("meta"):
+            size = _millions(VQGAN(c))
+        image = f"{c.image_channels}x{c.resolution}x{c.resolution}"
+        print(f"{name:<10} {image:>10} {c.grid_size:>4}x{c.grid_size:<2} {c.codebook_size:>6} {size:>9}")
+    print()
+    print(
+        f"{'transformer':<12} {'norm':>5} {'dim':>5} {'depth':>5} {'heads':>5} {'tokens':>6} {'codes':>6} {'params':>9}"
+    )
+    for name in TRANSFORMER_PRESETS:
+        c = TransformerConfig.preset(name)
+        with torch.device("meta"):
+            size = _millions(BidirectionalTransformer(c))
+        print(
+            f"{name:<12} {c.norm:>5} {c.dim:>5} {c.depth:>5} {c.heads:>5} {c.num_tokens:>6} "
+            f"{c.output_classes:>6} {size:>9}"
+        )
+
+
+def cmd_inspect(args: argparse.Namespace) -> None:
+    """Print a checkpoint's format version, models, configs and tensor summary."""
+    header, tensors = read_checkpoint(args.checkpoint)
+    print(f"{args.checkpoint}: maskgit checkpoint, format {header['format_version']}")
+    for name, config in header["models"].items():
+        own = [t for k, t in tensors.items() if k.startswith(f"{name}.")]
+        dtypes = sorted({str(t.dtype).removeprefix("torch.") for t in own})
+        print(f"  {name}: {len(own)} tensors, {sum(t.numel() for t in own) / 1e6:.2f} M values ({', '.join(dtypes)})")
+        for key, value in config.items():
+            print(f"    {key} = {value}")
+    for key, value in header.get("extra", {}).items():
+        print(f"  {key}: {value}")
+
+
+def add_commands(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("presets", help="list the named model presets and their sizes")
+    p.set_defaults(run=cmd_presets)
+    p = sub.add_parser("inspect", help="show what a checkpoint holds")
+    p.add_argument("checkpoint", help="a .safetensors checkpoint written by maskgit")
+    p.set_defaults(run=cmd_inspect)
