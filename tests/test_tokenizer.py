@@ -102,3 +102,20 @@ def test_wrong_images_are_input_errors():
         model.encode(torch.zeros(1, 3, 32, 32))
     with pytest.raises(InputError, match="token ids must lie in"):
         model.decode(torch.full((1, 4, 4), 32))
+
+
+def test_reconstruction_metrics_match_a_known_error_and_codebook_use(monkeypatch):
+    from maskgit.tokenizer.metrics import reconstruction_metrics
+
+    tokenizer = VQGAN(TokenizerConfig.preset("tiny")).eval()
+    images = torch.zeros(6, 3, 16, 16)
+    tokens = torch.zeros(6, 4, 4, dtype=torch.int64)
+    tokens[:3] = 1  # half the images use code 0, half code 1
+    # every reconstruction off by 0.2 on the [-1, 1] scale = 0.1 on [0, 1]: L1 0.1, PSNR 20 dB
+    batches = iter([tokens[:4], tokens[4:]])
+    monkeypatch.setattr(tokenizer, "reconstruct", lambda x, micro_batch=None: (x + 0.2, next(batches)))
+    metrics = reconstruction_metrics(tokenizer, images, batch_size=4)
+    assert metrics["l1"] == pytest.approx(0.1)
+    assert metrics["psnr"] == pytest.approx(20.0, abs=1e-4)
+    assert metrics["code_usage"] == 2 / tokenizer.config.codebook_size
+    assert metrics["perplexity"] == pytest.approx(2.0)  # two codes, equally often

@@ -192,9 +192,18 @@ def test_a_class_conditional_model_learns_from_the_dataset_labels(setup, monkeyp
         write_idx(setup / f"{prefix}-labels-idx1-ubyte.gz", np.arange(count) % 10)
     trainer = train(setup, data=f"fashion-mnist:{setup}", class_conditional=True, epochs=1)
     assert trainer.model.config.num_classes == 10
+    # the training batches carry the dataset's labels (the null class only where dropped for guidance)
+    index, _ = trainer.micro_batch(trainer.epoch_order(0), 0)
+    _, classes, _ = trainer._batch(trainer.epoch_order(0), 0)
+    labels = torch.from_numpy(trainer.train_tokens.labels[index].astype(np.int64))
+    null = trainer.model.config.null_class_id
+    assert torch.all((classes == labels) | (classes == null)) and (classes == labels).sum() >= len(labels) // 2
+    assert len(set(labels.tolist())) > 1
     model = MaskGIT.load(setup / "run" / "model.safetensors")
-    samples = model.generate(2, class_ids=torch.tensor([3, 7]), generator=torch.Generator().manual_seed(0))
+    same_noise = [torch.Generator().manual_seed(0), torch.Generator().manual_seed(0)]
+    samples = model.generate(2, class_ids=torch.tensor([3, 7]), generator=same_noise)
     assert samples.images.shape == (2, 3, 16, 16)
+    assert not torch.equal(samples.tokens[0], samples.tokens[1])  # same noise, other class: another image
 
 
 def test_a_run_can_start_from_another_runs_transformer_and_export_half_precision(setup):
