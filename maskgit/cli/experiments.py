@@ -9,12 +9,13 @@ from pathlib import Path
 from maskgit.cli.common import amp, int_list, load_model, resolve_model, runtime_arguments
 from maskgit.data.masks import BENCHMARKS
 from maskgit.decoding.config import CONFIDENCE_RULES, DecodeConfig
+from maskgit.evaluation.baselines import BASELINES
 
 DEFAULT_SCHEDULES, DEFAULT_STEPS = "cosine,linear,square", "1,2,4,8,12"
 
 
 def cmd_sweep(args: argparse.Namespace) -> None:
-    from maskgit.experiments.sweep import BASELINES, Sweep, SweepConfig
+    from maskgit.experiments.sweep import Sweep, SweepConfig
     from maskgit.experiments.tables import best_decode
 
     config = SweepConfig(
@@ -29,7 +30,7 @@ def cmd_sweep(args: argparse.Namespace) -> None:
         batch_size=args.batch_size,
         limit=args.limit,
         masks=args.masks,
-        baselines=[] if args.no_baselines else list(BASELINES),
+        baselines=[] if args.baselines == "none" else [b.strip() for b in args.baselines.split(",") if b.strip()],
     )
     started = time.perf_counter()
     model = load_model(args.model, args.device)
@@ -82,7 +83,11 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--masks", default="strokes", choices=list(BENCHMARKS), help="benchmark masks (default strokes)")
     p.add_argument("--limit", type=int, default=0, help="only the first N test images (quick looks)")
-    p.add_argument("--no-baselines", action="store_true", help="skip OpenCV, raw and tokenizer baselines")
+    p.add_argument(
+        "--baselines",
+        default=",".join(BASELINES),
+        help=f"comma-separated baselines to score, or none (default: all of {', '.join(BASELINES)})",
+    )
     p.add_argument("--out", required=True, help="sweep folder (resumable: finished cells are skipped)")
     runtime_arguments(p)
     p.set_defaults(run=cmd_sweep)
