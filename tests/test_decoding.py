@@ -194,6 +194,11 @@ class ClassFavouringTransformer(torch.nn.Module):
         self.config = TransformerConfig(**{**TransformerConfig.preset("tiny").__dict__, "num_classes": 2})
         self.anchor = torch.nn.Parameter(torch.zeros(()))  # gives the module a device
 
+    from maskgit import BidirectionalTransformer
+
+    check_inputs = BidirectionalTransformer.check_inputs  # the real model's input checks
+    check_values = BidirectionalTransformer.check_values
+
     def forward(self, tokens, class_ids=None):
         logits = torch.zeros(tokens.shape[0], 16, 32)
         if class_ids is not None:

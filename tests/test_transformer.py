@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from maskgit import BidirectionalTransformer, InputError, TransformerConfig
+from maskgit import BidirectionalTransformer, InputError, TransformerConfig, decode_tokens
 from maskgit.transformer import TRANSFORMER_PRESETS, MultiHeadAttention
 
 
@@ -68,6 +68,8 @@ def test_bad_tokens_are_input_errors():
     with pytest.raises(InputError, match=r"\(B, 16\)"):
         model(torch.zeros(1, 15, dtype=torch.int64))
     with pytest.raises(InputError, match=r"\[0, 32\]"):
-        model(torch.full((1, 16), 33))
+        model.check_values(torch.full((1, 16), 33))  # values are checked where data enters, not every forward
+    with pytest.raises(InputError, match=r"\[0, 32\]"):  # where they enter: decoding
+        decode_tokens(model, torch.full((1, 16), 40), torch.zeros(1, 16, dtype=torch.bool))
     with pytest.raises(InputError, match="without classes"):
         model(torch.zeros(1, 16, dtype=torch.int64), torch.tensor([0]))

@@ -73,24 +73,28 @@ class BidirectionalTransformer(nn.Module):
             block.attention.fused = fused
 
     def check_inputs(self, tokens: Tensor, class_ids: Tensor | None) -> None:
+        """Shapes and dtypes, on every forward (no look at the values: that would sync a GPU every step)."""
         c = self.config
         if tokens.dim() != 2 or tokens.shape[1] != c.num_tokens or tokens.dtype != torch.int64:
             raise InputError(
                 f"expected int64 tokens of shape (B, {c.num_tokens}), got {tuple(tokens.shape)} {tokens.dtype}"
             )
+        if class_ids is not None:
+            if not c.num_classes:
+                raise InputError("class_ids given to a transformer built without classes (num_classes = 0)")
+            if class_ids.shape != (tokens.shape[0],):
+                raise InputError(f"class_ids must be shape ({tokens.shape[0]},), got {tuple(class_ids.shape)}")
+
+    def check_values(self, tokens: Tensor, class_ids: Tensor | None = None) -> None:
+        """Token and class ids in range: checked once where data enters (decode_tokens), not every step."""
+        c = self.config
+        self.check_inputs(tokens, class_ids)
         if tokens.device.type == "meta":  # shape-only runs (the big presets are built on the meta device)
             return
         if tokens.numel() and (int(tokens.min()) < 0 or int(tokens.max()) > c.mask_token_id):
             raise InputError(f"token ids must lie in [0, {c.mask_token_id}] (mask id {c.mask_token_id} included)")
-        if class_ids is not None:
-            if not c.num_classes:
-                raise InputError("class_ids given to a transformer built without classes (num_classes = 0)")
-            if (
-                class_ids.shape != (tokens.shape[0],)
-                or int(class_ids.min()) < 0
-                or int(class_ids.max()) > c.num_classes
-            ):
-                raise InputError(f"class_ids must be shape ({tokens.shape[0]},) with ids in [0, {c.num_classes}]")
+        if class_ids is not None and (int(class_ids.min()) < 0 or int(class_ids.max()) > c.num_classes):
+            raise InputError(f"class ids must lie in [0, {c.num_classes}] (the null class {c.num_classes} included)")
 
     def forward(self, tokens: Tensor, class_ids: Tensor | None = None) -> Tensor:
         """Predict every position.
