@@ -8,6 +8,7 @@ import pytest
 from maskgit.cli import main
 from maskgit.errors import InputError
 from maskgit.evaluation.inception import InceptionFeatures
+from maskgit.experiments.folder import SweepFolder
 from maskgit.experiments.inpainting import InpaintingSet
 from maskgit.experiments.sweep import Sweep, SweepConfig
 
@@ -57,9 +58,9 @@ def test_a_sweep_scores_every_cell_and_baseline_and_writes_table_and_figures(swe
     assert "| cosine |" in table and "OpenCV Telea" in table and "one-step decoding" in table
     assert len((out / "results.csv").read_text().splitlines()) == 1 + len(rows)
     # the oracle: the ground truth where known, the ground truth's own reconstruction in the holes
-    bench = np.load(out / "benchmark_samples.npz")
-    oracle = np.load(out / "samples" / by_key["oracle"]["sample_file"])["images"]
-    whole = np.load(out / "samples" / by_key["tokenizer"]["sample_file"])["images"]
+    bench = np.load(SweepFolder(out).benchmark_samples)
+    oracle = np.load(SweepFolder(out).samples("oracle"))["images"]
+    whole = np.load(SweepFolder(out).samples("tokenizer"))["images"]
     known = ~bench["masks"]
     assert np.array_equal(oracle[known], bench["truth"][known])
     assert np.array_equal(oracle[~known], whole[~known]) and not np.array_equal(oracle, bench["truth"])

@@ -37,7 +37,7 @@ def cmd_sweep(args: argparse.Namespace) -> None:
     sweep = Sweep(config, Path(args.out), model=model, amp_dtype=amp(args, model.device))
     rows = sweep.run()
     seconds = time.perf_counter() - started
-    print((Path(args.out) / "results.md").read_text())
+    print(sweep.folder.table_md.read_text())
     best = best_decode(rows)
     if best:
         print(f"best: {best['schedule']} T={best['steps']} S={best['sweet_spot']} FID {best['fid']:.2f}")

@@ -53,15 +53,12 @@ def fid_figure(rows: list[dict], path: Path) -> None:
     )
 
 
-def masked_fraction_figure(traces: Path, path: Path) -> None:
+def masked_fraction_figure(traces: list[tuple[str, int, Path]], path: Path) -> None:
     """Measured fraction of the unknown tokens still masked after each step (and gamma), per schedule."""
-    files = sorted(traces.glob("*.npz")) if traces.is_dir() else []
     longest: dict[str, tuple[int, np.ndarray]] = {}
-    for file in files:
-        schedule, _, t = file.stem.rpartition("-T")
-        fraction = np.load(file)["masked_fraction"]
-        if schedule not in longest or int(t) > longest[schedule][0]:
-            longest[schedule] = (int(t), fraction)
+    for schedule, t, file in traces:  # (schedule, steps, file), SweepFolder.traces()
+        if schedule not in longest or t > longest[schedule][0]:
+            longest[schedule] = (t, np.load(file)["masked_fraction"])
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
     for i, (schedule, (t, fraction)) in enumerate(sorted(longest.items())):
         x = np.arange(0, len(fraction) + 1)

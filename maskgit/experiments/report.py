@@ -22,6 +22,7 @@ from PIL import Image
 
 from maskgit.errors import InputError
 from maskgit.evaluation.baselines import BASELINES
+from maskgit.experiments.folder import SweepFolder
 from maskgit.experiments.inpainting import Trace
 from maskgit.experiments.pictures import comparison_grid, trace_pictures
 from maskgit.experiments.tables import Table, baseline_rows, best_decode, html_table, markdown_table, result_tables
@@ -165,7 +166,8 @@ def sweep_rows(folder: Path) -> list[dict]:
     """A sweep folder's finished rows, sorted (decoding cells, then baselines)."""
     from maskgit.experiments.sweep import Sweep
 
-    lines = (folder / "results.jsonl").read_text().splitlines() if (folder / "results.jsonl").is_file() else []
+    results = SweepFolder(folder).results
+    lines = results.read_text().splitlines() if results.is_file() else []
     rows = [json.loads(x) for x in lines if x.strip()]
     if not rows:
         raise InputError(f"{folder} has no finished cells yet: run `maskgit sweep` first")
@@ -187,7 +189,8 @@ def settings_table(config: dict) -> Table:
 
 def add_comparison(report: Report, folder: Path, rows: list[dict], title: str = "comparison.png") -> None:
     """The fixed sample images: masked input | best maskgit | one-step | Telea | Navier-Stokes | oracle | truth."""
-    bench = folder / "benchmark_samples.npz"
+    layout = SweepFolder(folder)
+    bench = layout.benchmark_samples
     best = best_decode(rows)
     if not bench.is_file() or best is None:
         return
@@ -199,8 +202,9 @@ def add_comparison(report: Report, folder: Path, rows: list[dict], title: str = 
         if key in by_key and not (key == "one-step" and best["steps"] == 1):
             shown.append((by_key[key], BASELINES[key].label))
     for row, label in shown:
-        if (folder / "samples" / row["sample_file"]).is_file():
-            columns.append(np.load(folder / "samples" / row["sample_file"])["images"])
+        samples = layout.samples(row.get("cell", row["key"]))  # the T = 1 cell standing in for one-step
+        if samples.is_file():
+            columns.append(np.load(samples)["images"])
             names.append(label)
     grid = comparison_grid(data["inputs"], columns, data["truth"], data["masks"], labels=names, scale=2)
     caption = "test images " + ", ".join(str(i) for i in data["indices"]) + " (grey: the missing pixels)"
@@ -209,7 +213,7 @@ def add_comparison(report: Report, folder: Path, rows: list[dict], title: str = 
 
 def add_decoding_steps(report: Report, folder: Path, rows: list[dict], limit: int = 4) -> None:
     best = best_decode(rows)
-    trace_file = folder / "traces" / f"{best['schedule']}-T{best['steps']}.npz" if best else None
+    trace_file = SweepFolder(folder).trace(best["schedule"], best["steps"]) if best else None
     if trace_file is None or not trace_file.is_file():
         return
     t = np.load(trace_file)
@@ -226,7 +230,8 @@ def add_decoding_steps(report: Report, folder: Path, rows: list[dict], limit: in
 
 
 def add_sweep(report: Report, folder: Path) -> None:
-    settings = json.loads((folder / "sweep.json").read_text())
+    layout = SweepFolder(folder)
+    settings = json.loads(layout.settings.read_text())
     rows = sweep_rows(folder)
     report.table(settings_table(settings["config"]))
     tables, summary = result_tables(rows)
@@ -239,11 +244,11 @@ def add_sweep(report: Report, folder: Path) -> None:
         r["sweet_spot"] < r["steps"] for r in rows if r["kind"] == "decode"
     ):  # a curve to show, not a single point
         for name, caption in (
-            ("fid_vs_steps.png", "FID against iteration, per schedule; dashed: baselines"),
-            ("masked_fraction.png", "fraction of the unknown tokens still masked after each step"),
+            (layout.fid_figure, "FID against iteration, per schedule; dashed: baselines"),
+            (layout.masked_fraction_figure, "fraction of the unknown tokens still masked after each step"),
         ):
-            if (folder / name).is_file():
-                report.picture(name, (folder / name).read_bytes(), caption)
+            if name.is_file():
+                report.picture(name.name, name.read_bytes(), caption)
     add_comparison(report, folder, rows)
     add_decoding_steps(report, folder, rows)
 
@@ -296,14 +301,14 @@ def write_demo_report(out: Path, summary: dict) -> Path:
 def write_report(folder: Path, out: Path | None = None, run: str | None = None) -> tuple[Path, Path]:
     """Write FOLDER/report.html and report.md (+ report_files/) for a sweep or run folder."""
     folder = Path(folder)
-    is_sweep, is_run = (folder / "sweep.json").is_file(), (folder / "metrics.jsonl").is_file()
+    is_sweep, is_run = SweepFolder(folder).is_sweep(), (folder / "metrics.jsonl").is_file()
     if not (is_sweep or is_run):
         raise InputError(f"{folder} is neither a sweep folder (sweep.json) nor a training run (metrics.jsonl)")
     report = Report(f"maskgit report: {folder.name}")
     report.text(f"Written {datetime.datetime.now().strftime('%Y-%m-%d %H:%M')}.")
     if is_sweep:
         add_sweep(report, folder)
-        model = Path(json.loads((folder / "sweep.json").read_text())["config"]["model"])
+        model = Path(json.loads(SweepFolder(folder).settings.read_text())["config"]["model"])
         run_folder = Path(run) if run else model.parent
         if (run_folder / "metrics.jsonl").is_file():
             add_run(report, run_folder)

@@ -1,12 +1,6 @@
 """Decoding sweeps: inpaint a benchmark set for every schedule x steps x sweet spot, score each by FID.
 
-A sweep folder holds:
-    sweep.json          the settings and the model's fingerprint (a resumed sweep must match them)
-    results.jsonl       one line per finished cell (resume skips them), baselines included
-    results.csv, results.md          the table
-    fid_vs_steps.png, masked_fraction.png   the seeds' two figures
-    samples/CELL.npz    a fixed handful of outputs per cell, for reports
-    traces/SCHEDULE-T.npz  per-step token masks and predictions of a few images
+What a sweep folder holds: maskgit.experiments.folder.SweepFolder.
 """
 
 from __future__ import annotations
@@ -27,6 +21,7 @@ from maskgit.evaluation.baselines import BASELINES, opencv_inpaint
 from maskgit.evaluation.fid import cached_features, score_features
 from maskgit.evaluation.inception import InceptionFeatures
 from maskgit.evaluation.masked import masked_region_metrics
+from maskgit.experiments.folder import SweepFolder
 from maskgit.experiments.inpainting import InpaintingSet, SetResult, tokenizer_reconstruction
 from maskgit.fileio import atomic_write, file_hash
 from maskgit.masking.schedules import check_schedule
@@ -105,6 +100,7 @@ class Sweep:
         amp_dtype: torch.dtype | None = None,
     ) -> None:
         self.config, self.out, self.progress, self.log = config, Path(out), progress, log
+        self.folder = SweepFolder(self.out)
         self.amp_dtype = amp_dtype
         model_path = Path(config.model)
         if model is None:
@@ -119,7 +115,7 @@ class Sweep:
 
     # ---- bookkeeping -------------------------------------------------------------------------
     def _resume(self) -> dict[str, dict]:
-        settings = self.out / "sweep.json"
+        settings = self.folder.settings
         if settings.is_file():
             saved = json.loads(settings.read_text()).get("identity", {})
             changed = [k for k in self.identity if saved.get(k) != self.identity[k]]
@@ -132,7 +128,7 @@ class Sweep:
         body = json.dumps({"identity": self.identity, "config": asdict(self.config)}, indent=2)
         atomic_write(settings, lambda tmp: tmp.write_text(body))
         results: dict[str, dict] = {}
-        lines = self.out / "results.jsonl"
+        lines = self.folder.results
         if lines.is_file():
             for line in lines.read_text().splitlines():
                 try:
@@ -145,7 +141,7 @@ class Sweep:
     def _record(self, row: dict) -> None:
         self.results[row["key"]] = row
         body = "".join(json.dumps(r) + "\n" for r in self.results.values())
-        atomic_write(self.out / "results.jsonl", lambda tmp: tmp.write_text(body))
+        atomic_write(self.folder.results, lambda tmp: tmp.write_text(body))
 
     def _time(self, phase: str, started: float) -> None:
         self.timings[phase] = self.timings.get(phase, 0.0) + time.perf_counter() - started
@@ -181,7 +177,7 @@ class Sweep:
             sample_indices(TRACE_COUNT, len(bench.inputs)),
         )
         np.savez_compressed(
-            self.out / "benchmark_samples.npz",
+            self.folder.benchmark_samples,
             inputs=bench.inputs[samples],
             masks=bench.masks[samples],
             truth=bench.truth[samples],
@@ -204,7 +200,7 @@ class Sweep:
             self._save_trace(schedule, t, result)
             for s in sorted(set(spots)):
                 if cell_key(schedule, t, s) not in self.results:
-                    row = self._score(bench, result, s, reference, samples, f"{schedule} T={t} S={s}")
+                    row = self._score(bench, result, s, reference, samples, cell_key(schedule, t, s))
                     self._record(
                         {
                             "key": cell_key(schedule, t, s),
@@ -273,42 +269,43 @@ class Sweep:
         )
 
     def _score(
-        self, bench: Benchmark, result: SetResult, s: int, reference: np.ndarray, samples: list[int], label: str
+        self, bench: Benchmark, result: SetResult, s: int, reference: np.ndarray, samples: list[int], key: str
     ) -> dict:
         decoded = result.by_sweet_spot[s]
-        row = self._score_images(bench, decoded.images, reference, samples, label)
+        row = self._score_images(bench, decoded.images, reference, samples, key)
         row["remaining"] = float(decoded.remaining.mean())
         row["seconds"] = result.seconds
         row["images_per_s"] = len(bench.inputs) / max(result.seconds, 1e-9)
         return row
 
     def _score_images(
-        self, bench: Benchmark, output: np.ndarray, reference: np.ndarray, samples: list[int], label: str
+        self, bench: Benchmark, output: np.ndarray, reference: np.ndarray, samples: list[int], key: str
     ) -> dict:
+        """Score one row's output (FID/KID, masked metrics) and keep its sample images. key: the row's key."""
         t0 = time.perf_counter()
         assert self.extractor is not None
-        features = self.extractor(output, progress=f"Inception: {label}" if self.progress else False)
+        name = BASELINES[key].name if key in BASELINES else key
+        features = self.extractor(output, progress=f"Inception: {name}" if self.progress else False)
         scores = score_features(features, reference)
         self._time("FID features", t0)
-        key = label.replace(" ", "_").replace("=", "")
-        (self.out / "samples").mkdir(exist_ok=True)
-        np.savez_compressed(self.out / "samples" / f"{key}.npz", images=output[samples])
+        path = self.folder.samples(key)
+        path.parent.mkdir(exist_ok=True)
+        np.savez_compressed(path, images=output[samples])
         row = {
             **scores.as_dict(),
             **masked_region_metrics(output, bench.truth, bench.masks),
-            "sample_file": f"{key}.npz",
         }
-        name = BASELINES[label].name if label in BASELINES else label
         self.log(f"  {name:<32} FID {scores.fid:7.2f}  KID {scores.kid:.4f}  masked PSNR {row['masked_psnr']:.2f} dB")
         return row
 
     def _save_trace(self, schedule: str, t: int, result: SetResult) -> None:
         if result.trace is None:
             return
-        (self.out / "traces").mkdir(exist_ok=True)
+        path = self.folder.trace(schedule, t)
+        path.parent.mkdir(exist_ok=True)
         tr = result.trace
         np.savez_compressed(
-            self.out / "traces" / f"{schedule}-T{t}.npz",
+            path,
             indices=np.array(tr.indices),
             token_masks=tr.token_masks,
             predictions=tr.predictions,
@@ -333,7 +330,7 @@ class Sweep:
         from maskgit.experiments.tables import results_csv, results_markdown
 
         rows = self.rows()
-        atomic_write(self.out / "results.csv", lambda tmp: tmp.write_text(results_csv(rows)))
-        atomic_write(self.out / "results.md", lambda tmp: tmp.write_text(results_markdown(rows)))
-        fid_figure(rows, self.out / "fid_vs_steps.png")
-        masked_fraction_figure(self.out / "traces", self.out / "masked_fraction.png")
+        atomic_write(self.folder.table_csv, lambda tmp: tmp.write_text(results_csv(rows)))
+        atomic_write(self.folder.table_md, lambda tmp: tmp.write_text(results_markdown(rows)))
+        fid_figure(rows, self.folder.fid_figure)
+        masked_fraction_figure(self.folder.traces(), self.folder.masked_fraction_figure)

@@ -55,7 +55,8 @@ def fid_grid(rows: list[dict]) -> tuple[list[str], list[int], dict[tuple[str, in
 
 
 def baseline_rows(rows: list[dict]) -> list[dict]:
-    """The baselines, with the T = 1 decoding cell standing in for one-step decoding when the sweep has it.
+    """The baselines, with the T = 1 decoding cell standing in for one-step decoding when the sweep has it
+    (its "cell" names the cell, whose samples it shares).
 
     The one place that rule lives: tables, figures and reports all read the baselines from here.
     """
@@ -63,7 +64,8 @@ def baseline_rows(rows: list[dict]) -> list[dict]:
     if not any(r["key"] == "one-step" for r in out):
         one = [r for r in rows if r["kind"] == "decode" and r["steps"] == 1]
         if one:
-            out.insert(0, {**one[0], "kind": "baseline", "key": "one-step", "note": BASELINES["one-step"].note})
+            cell = {"cell": one[0]["key"], "note": BASELINES["one-step"].note}
+            out.insert(0, {**one[0], "kind": "baseline", "key": "one-step", **cell})
     return out
 
 
