@@ -42,6 +42,14 @@ def replace_config(config: C, **changes: Any) -> C:
     return dataclasses.replace(config, **changes)
 
 
+def field_default(cls: type, name: str) -> Any:
+    """A dataclass field's default value (or its default factory's value): for command-line defaults."""
+    found = {f.name: f for f in dataclasses.fields(cls)}[name]
+    if found.default is not dataclasses.MISSING:
+        return found.default
+    return found.default_factory()  # type: ignore[misc]
+
+
 def require(condition: bool, message: str) -> None:
     """Raise ConfigError(message) unless condition holds (used by __post_init__ checks)."""
     if not condition:

@@ -90,7 +90,7 @@ def decoding_arguments(p: argparse.ArgumentParser, preset: str) -> None:
     p.add_argument("--confidence", choices=CONFIDENCE_RULES, help=f"confidence rule, README ({preset}: {d.confidence})")
 
 
-def runtime_arguments(p: argparse.ArgumentParser, batch: int = 64) -> None:
+def runtime_arguments(p: argparse.ArgumentParser, batch: int) -> None:
     p.add_argument("--batch-size", type=int, default=batch, help=f"images per batch (default {batch})")
     p.add_argument("--seed", type=int, default=0, help="image i is decoded with seed + i (default 0)")
     p.add_argument("--device", default=None, help="cpu, cuda, cuda:N (default: cuda if available)")

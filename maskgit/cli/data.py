@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from maskgit.data.emoji import TEST_IMAGES
 from maskgit.data.masks import BENCHMARKS, MASK_KINDS
 from maskgit.errors import InputError
 
@@ -92,7 +93,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(run=cmd_data_show)
     p = data.add_parser("masks", help="write a deterministic set of inpainting masks as PNGs")
     p.add_argument("--kind", default="strokes", choices=list(MASK_KINDS))
-    p.add_argument("--count", type=int, default=747)
+    p.add_argument("--count", type=int, default=TEST_IMAGES, help=f"masks to write (default {TEST_IMAGES})")
     p.add_argument("--resolution", type=int, default=64)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument(

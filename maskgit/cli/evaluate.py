@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
 import time
 from pathlib import Path
@@ -12,6 +13,7 @@ import numpy as np
 from maskgit.cli.common import pick_device
 from maskgit.data.masks import BENCHMARKS
 from maskgit.errors import InputError
+from maskgit.evaluation.inception import InceptionFeatures
 
 
 def score_samples(images: np.ndarray, data: str, device: str | None) -> None:
@@ -125,7 +127,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--masks", help="also masked-region L1/PSNR: a mask folder, or the benchmark masks' name (strokes or large)"
     )
-    p.add_argument("--batch-size", type=int, default=8, help="Inception batch (default 8)")
+    batch = inspect.signature(InceptionFeatures).parameters["batch_size"].default
+    p.add_argument("--batch-size", type=int, default=batch, help=f"Inception batch (default {batch})")
     p.add_argument("--device", default=None)
     p.set_defaults(run=cmd_fid)
 

@@ -7,15 +7,18 @@ import time
 from pathlib import Path
 
 from maskgit.cli.common import amp, int_list, load_model, resolve_model, runtime_arguments
+from maskgit.config import field_default
 from maskgit.data.masks import BENCHMARKS
 from maskgit.decoding.config import CONFIDENCE_RULES, DecodeConfig
 from maskgit.evaluation.baselines import BASELINES
+from maskgit.experiments.sweep import SweepConfig
 
-DEFAULT_SCHEDULES, DEFAULT_STEPS = "cosine,linear,square", "1,2,4,8,12"
+DEFAULT_SCHEDULES = ",".join(field_default(SweepConfig, "schedules"))
+DEFAULT_STEPS = ",".join(map(str, field_default(SweepConfig, "steps")))
 
 
 def cmd_sweep(args: argparse.Namespace) -> None:
-    from maskgit.experiments.sweep import Sweep, SweepConfig
+    from maskgit.experiments.sweep import Sweep
     from maskgit.experiments.tables import best_decode
 
     config = SweepConfig(
@@ -77,11 +80,15 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--schedules", default=DEFAULT_SCHEDULES, help=f"comma-separated (default {DEFAULT_SCHEDULES})")
     p.add_argument("--steps", default=DEFAULT_STEPS, help=f"comma-separated step counts T (default {DEFAULT_STEPS})")
     p.add_argument("--sweet-spots", default="", help="comma-separated sweet spots S, each scored for every T > S")
-    p.add_argument("--temperature", type=float, default=DecodeConfig().choice_temperature, help="choice temperature t0")
+    d = DecodeConfig()  # the inpaint preset
     p.add_argument(
-        "--confidence", default=DecodeConfig().confidence, choices=CONFIDENCE_RULES, help="confidence rule (README)"
+        "--temperature", type=float, default=d.choice_temperature, help=f"t0 (default {d.choice_temperature})"
     )
-    p.add_argument("--masks", default="strokes", choices=list(BENCHMARKS), help="benchmark masks (default strokes)")
+    p.add_argument(
+        "--confidence", default=d.confidence, choices=CONFIDENCE_RULES, help=f"confidence rule (default {d.confidence})"
+    )
+    masks = field_default(SweepConfig, "masks")
+    p.add_argument("--masks", default=masks, choices=list(BENCHMARKS), help=f"benchmark masks (default {masks})")
     p.add_argument("--limit", type=int, default=0, help="only the first N test images (quick looks)")
     p.add_argument(
         "--baselines",
@@ -89,7 +96,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         help=f"comma-separated baselines to score, or none (default: all of {', '.join(BASELINES)})",
     )
     p.add_argument("--out", required=True, help="sweep folder (resumable: finished cells are skipped)")
-    runtime_arguments(p)
+    runtime_arguments(p, field_default(SweepConfig, "batch_size"))
     p.set_defaults(run=cmd_sweep)
 
     p = sub.add_parser(

@@ -11,8 +11,10 @@ import numpy as np
 import torch
 
 from maskgit.cli.common import amp, decode_config, decoding_arguments, load_model, resolve_model, runtime_arguments
+from maskgit.config import field_default
 from maskgit.data.masks import BENCHMARKS
 from maskgit.errors import InputError
+from maskgit.experiments.inpainting import InpaintingSet
 
 
 def read_inpainting_inputs(args: argparse.Namespace, resolution: int, channels: int):
@@ -154,7 +156,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--trace", action="store_true", help="also write per-step mask and prediction strips and a GIF")
     decoding_arguments(p, "inpaint")
-    runtime_arguments(p)
+    runtime_arguments(p, field_default(InpaintingSet, "batch_size"))
     p.set_defaults(run=cmd_inpaint)
 
     p = sub.add_parser("generate", help="sample images from scratch (all tokens masked)")
@@ -169,5 +171,5 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         help="also score the samples: FID against DATASET's test split, share of near-copies of its train split",
     )
     decoding_arguments(p, "generate")
-    runtime_arguments(p)
+    runtime_arguments(p, field_default(InpaintingSet, "batch_size"))
     p.set_defaults(run=cmd_generate)
