@@ -14,6 +14,7 @@ import json
 import platform
 import resource
 import time
+from dataclasses import replace
 
 import torch
 from seed_loop import seed_inpaint_one  # benchmarks/ is on sys.path when this file runs as a script
@@ -42,7 +43,7 @@ def make_inputs(n: int, resolution: int, seed: int = 0) -> tuple[torch.Tensor, t
 
 def time_batched(model: MaskGIT, images, pixel_mask, steps: int, batch: int, amp: torch.dtype | None, n: int) -> float:
     """Images per second of MaskGIT.inpaint over n images in batches of `batch` (after one warm-up batch)."""
-    config = DecodeConfig(total_steps=steps)
+    config = replace(DecodeConfig.preset("seeds"), total_steps=steps)  # the seeds' rule, as seed_loop.py runs it
     model.inpaint(images[:batch], pixel_mask[:batch], config, amp_dtype=amp)  # warm-up
     start = time.perf_counter()
     for i in range(0, n, batch):
