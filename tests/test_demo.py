@@ -24,13 +24,12 @@ def test_the_demo_inpaints_scores_and_reports_end_to_end(setup, tiny_model):
     result = run_demo(setup / "demo", quick=True, model=model, data=f"folder:{setup / 'images'}", log=lines.append)
     assert set(result.rows) == {"strokes", "large"}
     for rows in result.rows.values():
-        assert [row["kind"] for row in rows] == ["decode", "baseline", "baseline"]
-        assert [row["key"] for row in rows[1:]] == ["telea", "oracle"]
+        assert [row["kind"] for row in rows] == ["decode", "baseline", "baseline", "baseline"]
+        assert [row["key"] for row in rows[1:]] == ["telea", "navier-stokes", "oracle"]
     summary = json.loads((setup / "demo" / "summary.json").read_text())
     assert summary == result.summary
     for name, entry in summary["benchmarks"].items():
-        assert {"maskgit", "telea", "oracle", "images", "scores"} == set(entry), name
-        assert "navier-stokes" not in entry  # not scored by the demo, so left out
+        assert {"maskgit", "telea", "navier-stokes", "oracle", "images", "scores"} == set(entry), name
         assert entry["images"] == min(QUICK_IMAGES, 6)  # the fixture's test split holds 6 images
         assert entry["maskgit"] == round(entry["scores"]["maskgit"]["fid"], 2) > 0
     # the two benchmarks mask differently, so they score differently

@@ -36,7 +36,7 @@ class DecodeConfig:
         so 1.0 is plain conditional decoding.
     """
 
-    total_steps: int = 8
+    total_steps: int = 4
     sweet_spot: int | None = None
     schedule: str = "square"
     choice_temperature: float = 4.5
@@ -73,7 +73,7 @@ class DecodeConfig:
 
 DECODE_PRESETS = {
     "inpaint": DecodeConfig(),  # the best measured on both emoji inpainting benchmarks (MODEL_CARD.md)
-    "generate": DecodeConfig(total_steps=12, schedule="cosine", choice_temperature=1.0, confidence="sampled"),
+    "generate": DecodeConfig(total_steps=12, schedule="cosine", choice_temperature=3.0, confidence="sampled"),
     "seeds": DecodeConfig(
         total_steps=20, schedule="cosine", choice_temperature=4.5, confidence="noisy-probs"
     ),  # the lab's

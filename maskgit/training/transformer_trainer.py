@@ -155,7 +155,7 @@ class TransformerTrainer(TrainLoop):
         images = self.val_images.tensors(slice(0, self.config.sample_images)).to(self.runtime.device)
         masks = torch.from_numpy(benchmark_masks(len(images), images.shape[-1])).to(images.device)
         model = MaskGIT(self.tokenizer, self.eval_model).eval()
-        result = model.inpaint(images, masks, DecodeConfig(total_steps=8), generator=torch.Generator().manual_seed(0))
+        result = model.inpaint(images, masks, DecodeConfig(), generator=torch.Generator().manual_seed(0))
         rows = [to_uint8(x) for x in (images.masked_fill(masks[:, None], 0.0), result.images, images)]
         columns = min(8, len(images))
         grids = [image_grid(row[i : i + columns], columns) for i in range(0, len(images), columns) for row in rows]
