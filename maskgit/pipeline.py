@@ -87,6 +87,7 @@ class MaskGIT(nn.Module):
         images: Tensor,
         pixel_mask: Tensor,
         config: DecodeConfig = DecodeConfig(),
+        *,
         generator: Generators = None,
         coverage_threshold: float = 0.0,
         composite_known: bool = True,
@@ -112,7 +113,9 @@ class MaskGIT(nn.Module):
             micro_batch: images per forward pass (None: the device's default, see maskgit.batching).
         """
         mask = as_pixel_mask(pixel_mask, images).to(images.device)  # (B, 1, H, W)
-        tokens, token_mask = self.tokenize_known(images, mask, coverage_threshold, micro_batch)  # (B, N) each
+        tokens, token_mask = self.tokenize_known(
+            images, mask, coverage_threshold=coverage_threshold, micro_batch=micro_batch
+        )  # (B, N) each
         result = decode_tokens(
             self.transformer,
             tokens,
@@ -125,7 +128,7 @@ class MaskGIT(nn.Module):
         )
         grid = self.tokenizer.config.grid_size
         shape = (images.shape[0], grid, grid)
-        composited, decoded = self.render(result.tokens, images, mask, micro_batch)
+        composited, decoded = self.render(result.tokens, images, mask, micro_batch=micro_batch)
         return InpaintResult(
             images=composited if composite_known else decoded,
             reconstruction=decoded,
@@ -140,6 +143,7 @@ class MaskGIT(nn.Module):
         self,
         num_images: int,
         config: DecodeConfig = DecodeConfig(),
+        *,
         class_ids: Tensor | None = None,
         generator: Generators = None,
         return_trace: bool = False,
@@ -172,7 +176,7 @@ class MaskGIT(nn.Module):
 
     @torch.no_grad()
     def tokenize_known(
-        self, images: Tensor, pixel_mask: Tensor, coverage_threshold: float = 0.0, micro_batch: int | None = None
+        self, images: Tensor, pixel_mask: Tensor, *, coverage_threshold: float = 0.0, micro_batch: int | None = None
     ) -> tuple[Tensor, Tensor]:
         """Tokenize the known part of each image: (tokens (B, N) int64, token_mask (B, N) bool, True = unknown).
 
@@ -187,7 +191,7 @@ class MaskGIT(nn.Module):
 
     @torch.no_grad()
     def render(
-        self, tokens: Tensor, images: Tensor, pixel_mask: Tensor, micro_batch: int | None = None
+        self, tokens: Tensor, images: Tensor, pixel_mask: Tensor, *, micro_batch: int | None = None
     ) -> tuple[Tensor, Tensor]:
         """Decoded tokens back to pixels: (composited, decoded), both (B, C, H, W) in [-1, 1].
 

@@ -244,7 +244,7 @@ def test_micro_batching_does_not_change_the_result(tiny_model, images):
 
     def run(micro_batch):
         generators = per_image_generators([3, 4, 5, 6])
-        return tiny_model.inpaint(images, pixel_mask, config, generators, micro_batch=micro_batch)
+        return tiny_model.inpaint(images, pixel_mask, config, generator=generators, micro_batch=micro_batch)
 
     whole, ones, threes = run(100), run(1), run(3)
     assert torch.equal(whole.tokens, ones.tokens) and torch.equal(whole.tokens, threes.tokens)

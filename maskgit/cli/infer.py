@@ -122,7 +122,7 @@ def cmd_generate(args: argparse.Namespace) -> None:
         n = min(args.batch_size, args.count - start)
         generators = per_image_generators(range(args.seed + start, args.seed + start + n), model.device)
         class_ids = None if args.class_id is None else torch.full((n,), args.class_id, device=model.device)
-        result = model.generate(n, config, class_ids, generators, amp_dtype=amp(args, model.device))
+        result = model.generate(n, config, class_ids=class_ids, generator=generators, amp_dtype=amp(args, model.device))
         pictures.append(to_uint8(result.images))
     images = np.concatenate(pictures)
     for i, image in enumerate(images):

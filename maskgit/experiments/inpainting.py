@@ -78,7 +78,9 @@ class InpaintingSet:
         tokens, token_masks = [], []
         for start in range(0, len(self.images), self.batch_size):
             x, m = self._batch(start, min(start + self.batch_size, len(self.images)))
-            known = self.model.tokenize_known(x, m, self.coverage_threshold)  # (b, N) tokens, (b, N) token mask
+            known = self.model.tokenize_known(
+                x, m, coverage_threshold=self.coverage_threshold
+            )  # (b, N) tokens, (b, N) token mask
             tokens.append(known[0])
             token_masks.append(known[1])
         self.tokens, self.token_mask = torch.cat(tokens), torch.cat(token_masks)
