@@ -191,9 +191,9 @@ def decode_tokens(
         raise InputError(f"got {len(generator)} generators for a batch of {tokens.shape[0]} images: give one per image")
     mask_id = transformer.config.mask_token_id
     token_mask = token_mask.bool()
-    transformer.check_values(tokens.masked_fill(token_mask, mask_id), class_ids)  # once, not every step
     initial = token_mask.sum(dim=1)  # (B,) N0 per image
     current = tokens.masked_fill(token_mask, mask_id)  # (B, N)
+    transformer.check_values(current, class_ids)  # once, not every step
     predicted = current.clone()
     autocast = torch.autocast(tokens.device.type, dtype=amp_dtype) if amp_dtype is not None else nullcontext()
 

@@ -78,11 +78,9 @@ class InpaintingSet:
         tokens, token_masks = [], []
         for start in range(0, len(self.images), self.batch_size):
             x, m = self._batch(start, min(start + self.batch_size, len(self.images)))
-            known = self.model.tokenize_known(
-                x, m, coverage_threshold=self.coverage_threshold
-            )  # (b, N) tokens, (b, N) token mask
-            tokens.append(known[0])
-            token_masks.append(known[1])
+            known, unknown = self.model.tokenize_known(x, m, coverage_threshold=self.coverage_threshold)  # (b, N) each
+            tokens.append(known)
+            token_masks.append(unknown)
         self.tokens, self.token_mask = torch.cat(tokens), torch.cat(token_masks)
 
     def _batch(self, start: int, stop: int) -> tuple[torch.Tensor, torch.Tensor]:
