@@ -10,8 +10,9 @@ from torch import Tensor, nn
 
 from maskgit.batching import in_micro_batches
 from maskgit.decoding.config import DecodeConfig
+from maskgit.decoding.fill import DEFAULT_FILL, fill_missing
 from maskgit.decoding.parallel_decode import DecodeStep, Generators, decode_tokens
-from maskgit.decoding.token_mask import as_pixel_mask, composite, hide_missing, pixel_mask_to_token_mask
+from maskgit.decoding.token_mask import as_pixel_mask, composite, pixel_mask_to_token_mask
 from maskgit.errors import ConfigError, InputError
 from maskgit.tokenizer.config import TokenizerConfig
 from maskgit.tokenizer.vqgan import VQGAN
@@ -89,6 +90,7 @@ class MaskGIT(nn.Module):
         config: DecodeConfig = DecodeConfig(),
         *,
         generator: Generators = None,
+        fill: str = DEFAULT_FILL,
         coverage_threshold: float = 0.0,
         composite_known: bool = True,
         return_trace: bool = False,
@@ -97,9 +99,10 @@ class MaskGIT(nn.Module):
     ) -> InpaintResult:
         """Fill the missing pixels of a batch of images.
 
-        The images are tokenized once, with missing pixels set to grey (hide_missing); a token is unknown
-        if its patch has missing pixels (beyond `coverage_threshold`, see pixel_mask_to_token_mask); the
-        unknown tokens are decoded iteratively (decode_tokens) and the tokens decoded back to pixels.
+        The images are tokenized once, with missing pixels filled from the known ones (`fill`, see
+        maskgit.decoding.fill); a token is unknown if its patch has missing pixels (beyond
+        `coverage_threshold`, see pixel_mask_to_token_mask); the unknown tokens are decoded iteratively
+        (decode_tokens) and the tokens decoded back to pixels.
 
         Args:
             images: (B, C, H, W) in [-1, 1] at the tokenizer's resolution; missing pixels may hold anything
@@ -107,6 +110,8 @@ class MaskGIT(nn.Module):
             pixel_mask: (B, H, W) or (B, 1, H, W) bool, True where a pixel is missing.
             config: decoding options (steps, sweet spot, schedule, temperature, confidence rule).
             generator: a torch.Generator or one per image (see per_image_generators).
+            fill: what the tokenizer sees in place of missing pixels: "telea" (default), "navier-stokes"
+                or "grey" (the seeds').
             composite_known: take known pixels from `images` in the result (else the decoder's output).
             return_trace: keep each step's mask, predictions and confidences.
             amp_dtype: autocast dtype for the transformer, e.g. torch.bfloat16.
@@ -114,7 +119,7 @@ class MaskGIT(nn.Module):
         """
         mask = as_pixel_mask(pixel_mask, images).to(images.device)  # (B, 1, H, W)
         tokens, token_mask = self.tokenize_known(
-            images, mask, coverage_threshold=coverage_threshold, micro_batch=micro_batch
+            images, mask, fill=fill, coverage_threshold=coverage_threshold, micro_batch=micro_batch
         )  # (B, N) each
         result = decode_tokens(
             self.transformer,
@@ -176,17 +181,23 @@ class MaskGIT(nn.Module):
 
     @torch.no_grad()
     def tokenize_known(
-        self, images: Tensor, pixel_mask: Tensor, *, coverage_threshold: float = 0.0, micro_batch: int | None = None
+        self,
+        images: Tensor,
+        pixel_mask: Tensor,
+        *,
+        fill: str = DEFAULT_FILL,
+        coverage_threshold: float = 0.0,
+        micro_batch: int | None = None,
     ) -> tuple[Tensor, Tensor]:
         """Tokenize the known part of each image: (tokens (B, N) int64, token_mask (B, N) bool, True = unknown).
 
-        Missing pixels are set to grey first (hide_missing), so no token sees them; a token is unknown if its
-        patch has missing pixels beyond `coverage_threshold` (pixel_mask_to_token_mask).
+        Missing pixels are filled from the known ones first (fill_missing), so no token sees their values; a
+        token is unknown if its patch has missing pixels beyond `coverage_threshold` (pixel_mask_to_token_mask).
         images: (B, C, H, W) in [-1, 1]; pixel_mask: (B, H, W) or (B, 1, H, W) bool, True = missing.
         """
         self.tokenizer.check_images(images)
         mask = as_pixel_mask(pixel_mask, images).to(images.device)
-        tokens = in_micro_batches(self.tokenizer.encode, hide_missing(images, mask), size=micro_batch).flatten(1)
+        tokens = in_micro_batches(self.tokenizer.encode, fill_missing(images, mask, fill), size=micro_batch).flatten(1)
         return tokens, pixel_mask_to_token_mask(mask, self.tokenizer.config.grid_size, coverage_threshold)
 
     @torch.no_grad()

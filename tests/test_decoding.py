@@ -5,6 +5,7 @@ import torch
 
 from maskgit import ConfigError, DecodeConfig, InputError, MaskGIT, decode_tokens, gamma, per_image_generators
 from maskgit.decoding import KNOWN_CONFIDENCE, guided_logits, pixel_mask_to_token_mask
+from maskgit.decoding.fill import FILLS, fill_missing
 
 MASK_ID = 32  # tiny preset: 32 codes, so the mask token id is 32
 
@@ -143,6 +144,27 @@ def test_a_token_is_unknown_if_any_pixel_of_its_patch_is_missing():
     assert token_mask[0].nonzero().flatten().tolist() == [0, 2 * 4 + 3]
     # with a coverage threshold, the single pixel (1/16 of its patch) no longer counts
     assert pixel_mask_to_token_mask(pixel_mask, 4, coverage_threshold=0.5)[0].nonzero().flatten().tolist() == [11]
+
+
+@pytest.mark.parametrize("fill", FILLS)
+def test_the_fill_keeps_known_pixels_and_never_reads_the_missing_ones(images, fill):
+    mask = torch.zeros(4, 16, 16, dtype=torch.bool)
+    mask[:, 3:9, 5:14] = True
+    filled = fill_missing(images, mask, fill)
+    torch.testing.assert_close(filled.masked_fill(mask[:, None], 0), images.masked_fill(mask[:, None], 0))
+    torch.testing.assert_close(fill_missing(images.masked_fill(mask[:, None], -0.9), mask, fill), filled)
+
+
+def test_classical_fills_continue_the_known_colour_and_grey_is_mid_grey():
+    red = torch.tensor([1.0, -1.0, -1.0]).view(1, 3, 1, 1).expand(2, 3, 16, 16).contiguous()  # (2, 3, 16, 16)
+    mask = torch.zeros(2, 16, 16, dtype=torch.bool)
+    mask[:, 4:12, 4:12] = True
+    for fill in ("telea", "navier-stokes"):
+        torch.testing.assert_close(fill_missing(red, mask, fill), red)  # a hole in flat red is filled with red
+    grey = fill_missing(red, mask, "grey")
+    assert (grey[:, :, 4:12, 4:12] == 0).all() and torch.equal(grey[:, :, :4], red[:, :, :4])
+    with pytest.raises(InputError, match="telea, navier-stokes, grey"):
+        fill_missing(red, mask, "blur")
 
 
 def test_inpaint_keeps_known_pixels_and_reports_the_masks(tiny_model, images):

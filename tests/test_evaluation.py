@@ -10,6 +10,7 @@ from PIL import Image
 
 from maskgit import DecodeConfig, per_image_generators
 from maskgit.cli import main
+from maskgit.decoding.fill import FILLS
 from maskgit.evaluation import masked_region_metrics, opencv_inpaint
 from maskgit.experiments import InpaintingSet, tokenizer_reconstruction
 
@@ -181,13 +182,14 @@ def test_generate_command_writes_samples_and_a_grid(model_file, tmp_path, capsys
     assert "unconditional" in capsys.readouterr().err
 
 
-def test_pipeline_inpaint_does_not_see_missing_pixels(tiny_model, images):
+@pytest.mark.parametrize("fill", FILLS)
+def test_pipeline_inpaint_does_not_see_missing_pixels(tiny_model, images, fill):
     mask = torch.zeros(4, 16, 16, dtype=torch.bool)
     mask[:, 4:12, 4:12] = True
     other = images.masked_fill(mask[:, None], 0.7)
     config = DecodeConfig(total_steps=3)
-    a = tiny_model.inpaint(images, mask, config, generator=torch.Generator().manual_seed(0))
-    b = tiny_model.inpaint(other, mask, config, generator=torch.Generator().manual_seed(0))
+    a = tiny_model.inpaint(images, mask, config, generator=torch.Generator().manual_seed(0), fill=fill)
+    b = tiny_model.inpaint(other, mask, config, generator=torch.Generator().manual_seed(0), fill=fill)
     torch.testing.assert_close(a.reconstruction, b.reconstruction)
 
 
@@ -206,17 +208,23 @@ def test_near_duplicates_are_copies_of_a_training_image_or_its_mirror():
     assert near_duplicate_share(samples.astype(np.uint8), train) == 0.75
 
 
-def test_the_inpaint_command_writes_the_same_pixels_as_maskgit_inpaint(tiny_model, model_file, pixels, tmp_path):
+@pytest.mark.parametrize("fill", ["telea", "grey"])
+def test_the_inpaint_command_writes_the_same_pixels_as_maskgit_inpaint(tiny_model, model_file, pixels, tmp_path, fill):
     from maskgit.data.images import to_tensor, to_uint8
 
     images, masks = pixels
     save_folder(tmp_path / "in", images[:5])
     save_folder(tmp_path / "masks", np.where(masks[:5], 0, 255).astype(np.uint8), grey=True)
     args = ["inpaint", "--model", str(model_file), "--images", str(tmp_path / "in"), "--masks", str(tmp_path / "masks")]
-    assert main([*args, "--out", str(tmp_path / "out"), "--seed", "7", "--batch-size", "2"]) == 0
+    assert main([*args, "--out", str(tmp_path / "out"), "--seed", "7", "--batch-size", "2", "--fill", fill]) == 0
     written = np.stack([np.asarray(Image.open(tmp_path / "out" / f"image_{i:03d}.png")) for i in range(5)])
     api = tiny_model.inpaint(
-        to_tensor(images[:5]), torch.from_numpy(masks[:5]), DecodeConfig(), generator=per_image_generators(range(7, 12))
+        to_tensor(images[:5]),
+        torch.from_numpy(masks[:5]),
+        DecodeConfig(),
+        generator=per_image_generators(range(7, 12)),
+        fill=fill,
     )
     np.testing.assert_array_equal(written, to_uint8(api.images))
+    assert json.loads((tmp_path / "out" / "manifest.json").read_text())["fill"] == fill
     assert (written[masks[:5]] != images[:5][masks[:5]]).any()  # the holes were really filled, not copied

@@ -1,11 +1,13 @@
 """Sweeps over decoding settings with baselines, resuming, and the HTML report."""
 
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
 
 from maskgit.cli import main
+from maskgit.decoding.config import DecodeConfig
 from maskgit.errors import InputError
 from maskgit.evaluation.inception import InceptionFeatures
 from maskgit.experiments.folder import SweepFolder
@@ -28,6 +30,7 @@ def sweep_setup(setup, tiny_model):
         schedules=["cosine", "linear"],
         steps=[1, 3],
         sweet_spots=[2],
+        confidence="sampled",  # a random tiny model's greedy choices barely depend on the step
         batch_size=4,
     )
     return config, setup / "sweep"
@@ -99,6 +102,10 @@ def test_a_sweep_resumes_where_it_stopped_and_refuses_other_settings(sweep_setup
     config.temperature = 1.0
     with pytest.raises(InputError, match="other temperature"):
         Sweep(config, out, extractor=inception, progress=False)
+    with pytest.raises(InputError, match="other fill"):
+        Sweep(replace(config, temperature=DecodeConfig().choice_temperature, fill="grey"), out, progress=False)
+    with pytest.raises(InputError, match="unknown fill 'blur'"):
+        replace(config, fill="blur")
 
 
 def test_report_is_one_self_contained_html_file_with_a_markdown_twin(sweep_setup, inception, capsys):

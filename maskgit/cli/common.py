@@ -100,3 +100,16 @@ def runtime_arguments(p: argparse.ArgumentParser, batch: int) -> None:
         choices=["auto", "fp32", "bf16"],
         help="auto: bf16 autocast on a GPU, fp32 on a CPU (bf16 is slower on CPUs without AVX-512 BF16)",
     )
+
+
+def fill_argument(p: argparse.ArgumentParser) -> None:
+    """--fill: what the tokenizer sees in place of missing pixels (maskgit.decoding.fill)."""
+    from maskgit.decoding.fill import DEFAULT_FILL, FILLS
+
+    p.add_argument(
+        "--fill",
+        default=DEFAULT_FILL,
+        choices=FILLS,
+        help=f"what the tokenizer sees in the holes: OpenCV telea or navier-stokes, or grey (the seeds'); "
+        f"default {DEFAULT_FILL}. Every unknown token is still the transformer's choice",
+    )

@@ -6,7 +6,7 @@ import argparse
 import time
 from pathlib import Path
 
-from maskgit.cli.common import amp, int_list, load_model, resolve_model, runtime_arguments
+from maskgit.cli.common import amp, fill_argument, int_list, load_model, resolve_model, runtime_arguments
 from maskgit.config import field_default
 from maskgit.data.masks import BENCHMARKS
 from maskgit.decoding.config import CONFIDENCE_RULES, DecodeConfig
@@ -33,6 +33,7 @@ def cmd_sweep(args: argparse.Namespace) -> None:
         batch_size=args.batch_size,
         limit=args.limit,
         masks=args.masks,
+        fill=args.fill,
         baselines=[] if args.baselines == "none" else [b.strip() for b in args.baselines.split(",") if b.strip()],
     )
     started = time.perf_counter()
@@ -89,6 +90,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     )
     masks = field_default(SweepConfig, "masks")
     p.add_argument("--masks", default=masks, choices=list(BENCHMARKS), help=f"benchmark masks (default {masks})")
+    fill_argument(p)
     p.add_argument("--limit", type=int, default=0, help="only the first N test images (quick looks)")
     p.add_argument(
         "--baselines",

@@ -10,7 +10,15 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from maskgit.cli.common import amp, decode_config, decoding_arguments, load_model, resolve_model, runtime_arguments
+from maskgit.cli.common import (
+    amp,
+    decode_config,
+    decoding_arguments,
+    fill_argument,
+    load_model,
+    resolve_model,
+    runtime_arguments,
+)
 from maskgit.config import field_default
 from maskgit.data.masks import BENCHMARKS
 from maskgit.errors import InputError
@@ -57,7 +65,7 @@ def cmd_inpaint(args: argparse.Namespace) -> None:
     config = decode_config(args)
     out = Path(args.out)
     started = time.perf_counter()
-    images = InpaintingSet(model, inputs, masks, args.batch_size)
+    images = InpaintingSet(model, inputs, masks, args.batch_size, fill=args.fill)
     traced = list(range(len(images))) if args.trace else None
     result = images.decode(
         config,
@@ -86,6 +94,7 @@ def cmd_inpaint(args: argparse.Namespace) -> None:
     manifest = {
         "model": str(resolve_model(args.model)),
         "decode": vars(config),
+        "fill": args.fill,
         "seed": args.seed,
         "inputs": names,
         "outputs": files,
@@ -155,6 +164,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--limit", type=int, default=0, help="only the first N images")
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--trace", action="store_true", help="also write per-step mask and prediction strips and a GIF")
+    fill_argument(p)
     decoding_arguments(p, "inpaint")
     runtime_arguments(p, field_default(InpaintingSet, "batch_size"))
     p.set_defaults(run=cmd_inpaint)

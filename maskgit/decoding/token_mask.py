@@ -46,18 +46,6 @@ def pixel_mask_to_token_mask(pixel_mask: Tensor, grid_size: int, coverage_thresh
     return (coverage > coverage_threshold).flatten(1)
 
 
-MISSING_FILL = 0.0  # mid grey in [-1, 1]: what the tokenizer sees in place of missing pixels
-
-
-def hide_missing(images: Tensor, pixel_mask: Tensor) -> Tensor:
-    """Set missing pixels to MISSING_FILL. images (B, C, H, W); mask (B, 1, H, W) or (B, H, W), True = missing.
-
-    The encoder's receptive field spans several patches, so tokens of known patches would otherwise carry
-    information about the missing pixels (ground truth leaking into a benchmark).
-    """
-    return images.masked_fill(as_pixel_mask(pixel_mask, images), MISSING_FILL)
-
-
 def composite(decoded: Tensor, images: Tensor, pixel_mask: Tensor) -> Tensor:
     """Known pixels from `images`, missing ones from `decoded`. All (B, C, H, W); mask (B, 1, H, W)."""
     return decoded.where(pixel_mask, images)

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from maskgit.data.masks import BENCHMARKS
 from maskgit.decoding.config import DecodeConfig
+from maskgit.decoding.fill import DEFAULT_FILL
 from maskgit.errors import InputError
 from maskgit.evaluation.baselines import BASELINES
 from maskgit.experiments.sweep import Sweep, SweepConfig
@@ -122,6 +123,7 @@ def demo_summary(rows: dict[str, list[dict]], model: Path, seconds: float) -> di
         "steps": d.total_steps,
         "confidence": d.confidence,
         "temperature": d.choice_temperature,
+        "fill": DEFAULT_FILL,
         "seed": 0,
     }
     return {

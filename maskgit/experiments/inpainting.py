@@ -17,6 +17,7 @@ from tqdm.auto import tqdm
 
 from maskgit.data.images import to_tensor, to_uint8
 from maskgit.decoding.config import DecodeConfig
+from maskgit.decoding.fill import DEFAULT_FILL
 from maskgit.decoding.parallel_decode import decode_tokens, per_image_generators
 from maskgit.errors import InputError
 from maskgit.pipeline import MaskGIT
@@ -57,6 +58,7 @@ class InpaintingSet:
     images: np.ndarray
     masks: np.ndarray
     batch_size: int = 64
+    fill: str = DEFAULT_FILL  # what the tokenizer sees in place of missing pixels (maskgit.decoding.fill)
     coverage_threshold: float = 0.0
     tokens: torch.Tensor = field(init=False)  # (N, n) int64
     token_mask: torch.Tensor = field(init=False)  # (N, n) bool
@@ -78,7 +80,9 @@ class InpaintingSet:
         tokens, token_masks = [], []
         for start in range(0, len(self.images), self.batch_size):
             x, m = self._batch(start, min(start + self.batch_size, len(self.images)))
-            known, unknown = self.model.tokenize_known(x, m, coverage_threshold=self.coverage_threshold)  # (b, N) each
+            known, unknown = self.model.tokenize_known(
+                x, m, fill=self.fill, coverage_threshold=self.coverage_threshold
+            )  # (b, N) each
             tokens.append(known)
             token_masks.append(unknown)
         self.tokens, self.token_mask = torch.cat(tokens), torch.cat(token_masks)

@@ -16,6 +16,7 @@ import torch
 
 from maskgit.data.benchmarks import Benchmark, load_benchmark
 from maskgit.decoding.config import DecodeConfig
+from maskgit.decoding.fill import DEFAULT_FILL, check_fill
 from maskgit.errors import InputError
 from maskgit.evaluation.baselines import BASELINES, opencv_inpaint
 from maskgit.evaluation.fid import cached_features, score_features
@@ -43,6 +44,7 @@ class SweepConfig:
     batch_size: int = 64
     limit: int = 0  # use the first `limit` images only (0: all)
     masks: str = "strokes"  # the benchmark's fixed masks: "strokes" or "large" (maskgit.data.masks.BENCHMARKS)
+    fill: str = DEFAULT_FILL  # what the tokenizer sees in place of missing pixels (maskgit.decoding.fill.FILLS)
     # ids from BASELINES; one-step is skipped when `steps` holds 1 (that cell is the baseline), raw is the
     # decoder's whole image at the first schedule and the largest T
     baselines: list[str] = field(default_factory=lambda: list(BASELINES))
@@ -54,6 +56,7 @@ class SweepConfig:
             check_schedule(name)
         if min(self.steps) < 1 or min(self.sweet_spots, default=1) < 1:
             raise InputError(f"steps and sweet spots must be at least 1, got {self.steps} and {self.sweet_spots}")
+        check_fill(self.fill)
         unknown = sorted(set(self.baselines) - set(BASELINES))
         if unknown:
             raise InputError(f"unknown baseline(s) {', '.join(unknown)}: choose from {', '.join(BASELINES)}")
@@ -62,7 +65,7 @@ class SweepConfig:
 
     def identity(self) -> dict[str, object]:
         """What a resumed sweep must share with the one on disk (cells may be added)."""
-        keep = ("data", "masks", "temperature", "confidence", "seed", "limit")
+        keep = ("data", "masks", "fill", "temperature", "confidence", "seed", "limit")
         return {k: v for k, v in asdict(self).items() if k in keep}
 
     def cells(self) -> list[tuple[str, int, int]]:
@@ -170,7 +173,7 @@ class Sweep:
         )
         self._time("FID features", t0)
         t0 = time.perf_counter()
-        images = InpaintingSet(self.model, bench.inputs, bench.masks, c.batch_size)
+        images = InpaintingSet(self.model, bench.inputs, bench.masks, c.batch_size, fill=c.fill)
         self._time("tokenize", t0)
         samples, traced = (
             sample_indices(SAMPLE_COUNT, len(bench.inputs)),
