@@ -24,8 +24,8 @@ def test_the_demo_inpaints_scores_and_reports_end_to_end(setup, tiny_model):
     result = run_demo(setup / "demo", quick=True, model=model, data=f"folder:{setup / 'images'}", log=lines.append)
     assert set(result.rows) == {"strokes", "large"}
     for rows in result.rows.values():
-        assert [row["kind"] for row in rows] == ["decode", "baseline", "baseline", "baseline"]
-        assert [row["key"] for row in rows[1:]] == ["telea", "navier-stokes", "oracle"]
+        assert [row.kind for row in rows] == ["decode", "baseline", "baseline", "baseline"]
+        assert [row.key for row in rows[1:]] == ["telea", "navier-stokes", "oracle"]
     summary = json.loads((setup / "demo" / "summary.json").read_text())
     assert summary == result.summary
     for name, entry in summary["benchmarks"].items():

@@ -39,22 +39,22 @@ def sweep_setup(setup, tiny_model):
 def test_a_sweep_scores_every_cell_and_baseline_and_writes_table_and_figures(sweep_setup, inception):
     config, out = sweep_setup
     rows = Sweep(config, out, extractor=inception, progress=False, log=lambda _: None).run()
-    keys = [r["key"] for r in rows]
+    keys = [r.key for r in rows]
     # T = 1 is the same for every schedule: it runs once
     assert keys[:5] == ["cosine-T1-S1", "cosine-T3-S2", "cosine-T3-S3", "linear-T3-S2", "linear-T3-S3"]
     assert keys[5:] == ["raw", "telea", "navier-stokes", "oracle", "tokenizer"]
     for row in rows:
-        assert row["images"] == 6 and 0 <= row["masked_l1"] <= 1
+        assert row.images == 6 and 0 <= row.masked_l1 <= 1
     # a row scores what it names: Telea's FID recomputed from scratch on the same 6 test images
     from maskgit.data.benchmarks import load_benchmark
     from maskgit.evaluation import opencv_inpaint, score_features
 
     bench = load_benchmark(config.data, 16, 3)
     telea = score_features(inception(opencv_inpaint(bench.inputs, bench.masks, "telea")), inception(bench.truth))
-    assert {r["key"]: r for r in rows}["telea"]["fid"] == pytest.approx(telea.fid, rel=1e-9)
-    assert len({round(r["fid"], 6) for r in rows}) == len(rows)  # every method scored on its own output
-    by_key = {r["key"]: r for r in rows}
-    assert by_key["cosine-T3-S2"]["remaining"] > 0 == by_key["cosine-T3-S3"]["remaining"]
+    assert {r.key: r for r in rows}["telea"].fid == pytest.approx(telea.fid, rel=1e-9)
+    assert len({round(r.fid, 6) for r in rows}) == len(rows)  # every method scored on its own output
+    by_key = {r.key: r for r in rows}
+    assert by_key["cosine-T3-S2"].remaining > 0 == by_key["cosine-T3-S3"].remaining
     for name in ("results.csv", "results.md", "fid_vs_steps.png", "masked_fraction.png", "benchmark_samples.npz"):
         assert (out / name).is_file(), name
     table = (out / "results.md").read_text()
@@ -79,7 +79,7 @@ def test_the_large_benchmark_scores_other_masks_and_a_sweep_keeps_to_one(sweep_s
     large = Sweep(config, out.with_name("large"), extractor=inception, progress=False, log=lambda _: None).run()
     masks = np.load(out.with_name("large") / "benchmark_samples.npz")["masks"]
     assert np.all((masks.mean(axis=(1, 2)) >= 0.2) & (masks.mean(axis=(1, 2)) <= 0.55))
-    assert large[0]["masked_psnr"] != strokes[0]["masked_psnr"]
+    assert large[0].masked_psnr != strokes[0].masked_psnr
 
 
 def test_a_sweep_resumes_where_it_stopped_and_refuses_other_settings(sweep_setup, inception, monkeypatch):
@@ -98,7 +98,7 @@ def test_a_sweep_resumes_where_it_stopped_and_refuses_other_settings(sweep_setup
     config.steps = [1, 2]  # one new step count: only its cells run
     rows = Sweep(config, out, extractor=inception, progress=False, log=lambda _: None).run()
     assert [c.total_steps for c in decoded] == [2, 2]
-    assert {r["key"] for r in rows} == {"cosine-T1-S1", "cosine-T2-S2", "linear-T2-S2"}
+    assert {r.key for r in rows} == {"cosine-T1-S1", "cosine-T2-S2", "linear-T2-S2"}
     config.temperature = 1.0
     with pytest.raises(InputError, match="other temperature"):
         Sweep(config, out, extractor=inception, progress=False)
@@ -170,3 +170,30 @@ def test_report_of_a_training_run_shows_its_config_and_curves(tmp_path):
     assert "lr: 0.001" in text and "val/loss 4.2" in text
     assert (run / "report_files" / "training_curves.png").is_file()
     assert html.read_text().count("data:image/png;base64,") == 2  # curves and the sample grid
+
+
+def test_a_result_row_round_trips_through_its_jsonl_line_and_a_cut_line_is_refused():
+    from maskgit.experiments.results import ResultRow
+
+    row = ResultRow("square-T4-S4", "decode", 42.5, 0.01, 0.001, 747, 0.12, 14.7, "square", 4, 4, remaining=0.0)
+    assert ResultRow.from_json(row.to_json()) == row
+    old = '{"key": "telea", "kind": "baseline", "schedule": "", "steps": 0, "sweet_spot": 0, "fid": 38.7, "kid": 0.008,'
+    old += ' "kid_std": 0.001, "images": 747, "masked_l1": 0.1, "masked_psnr": 17.0, "note": "cv2", "extra": 1}'
+    assert ResultRow.from_json(old).fid == 38.7  # an older line with an unknown field still reads
+    with pytest.raises(ValueError):
+        ResultRow.from_json(row.to_json()[:40])
+
+
+def test_the_one_step_cell_stands_in_for_the_one_step_baseline_and_shares_its_samples():
+    from maskgit.experiments.results import ResultRow, baseline_rows, best_decode
+
+    scores = dict(kid=0.0, kid_std=0.0, images=6, masked_l1=0.1, masked_psnr=15.0)
+    one = ResultRow("cosine-T1-S1", "decode", 50.0, **scores, schedule="cosine", steps=1, sweet_spot=1)
+    four = ResultRow("cosine-T4-S4", "decode", 45.0, **scores, schedule="cosine", steps=4, sweet_spot=4)
+    telea = ResultRow("telea", "baseline", 40.0, **scores)
+    derived = baseline_rows([one, four, telea])
+    assert [r.key for r in derived] == ["one-step", "telea"]
+    assert (
+        derived[0].fid == 50.0 and derived[0].samples_key == "cosine-T1-S1" and derived[0].name == "one-step decoding"
+    )
+    assert best_decode([one, four, telea]) == four  # baselines never count as the best decoding

@@ -18,8 +18,8 @@ DEFAULT_STEPS = ",".join(map(str, field_default(SweepConfig, "steps")))
 
 
 def cmd_sweep(args: argparse.Namespace) -> None:
+    from maskgit.experiments.results import best_decode
     from maskgit.experiments.sweep import Sweep
-    from maskgit.experiments.tables import best_decode
 
     config = SweepConfig(
         model=str(resolve_model(args.model)),
@@ -44,7 +44,7 @@ def cmd_sweep(args: argparse.Namespace) -> None:
     print(sweep.folder.table_md.read_text())
     best = best_decode(rows)
     if best:
-        print(f"best: {best['schedule']} T={best['steps']} S={best['sweet_spot']} FID {best['fid']:.2f}")
+        print(f"best: {best.name} FID {best.fid:.2f}")
     print("time: " + ", ".join(f"{k} {v:.0f} s" for k, v in sweep.timings.items()) + f"; total {seconds:.0f} s")
     print(f"sweep folder: {args.out} (results.csv, results.md, fid_vs_steps.png, masked_fraction.png)")
 

@@ -19,6 +19,7 @@ from maskgit.decoding.config import DecodeConfig
 from maskgit.decoding.fill import DEFAULT_FILL
 from maskgit.errors import InputError
 from maskgit.evaluation.baselines import BASELINES
+from maskgit.experiments.results import ResultRow
 from maskgit.experiments.sweep import Sweep, SweepConfig
 from maskgit.fileio import atomic_write
 
@@ -33,7 +34,7 @@ QUICK_IMAGES = 48
 class DemoResult:
     report: Path
     summary: dict
-    rows: dict[str, list[dict]]  # benchmark -> the sweep's rows
+    rows: dict[str, list[ResultRow]]  # benchmark -> the sweep's rows
     phases: dict[str, float]
 
 
@@ -72,7 +73,7 @@ def run_demo(
         fetch_emoji()
     phases["data"] = time.perf_counter() - t0
     d = DEMO_DECODING
-    rows: dict[str, list[dict]] = {}
+    rows: dict[str, list[ResultRow]] = {}
     for benchmark in BENCHMARKS:
         config = SweepConfig(
             model=str(path),
@@ -103,19 +104,19 @@ def run_demo(
     return DemoResult(html, summary, rows, phases)
 
 
-def demo_summary(rows: dict[str, list[dict]], model: Path, seconds: float) -> dict:
+def demo_summary(rows: dict[str, list[ResultRow]], model: Path, seconds: float) -> dict:
     """summary.json: per benchmark the FID of maskgit and of each baseline scored (others are left out), the
     image count, and every score in full; the model by file name (no local paths); the decoding settings."""
     benchmarks = {}
     for benchmark, table in rows.items():
-        decoded = next(r for r in table if r["kind"] == "decode")
+        decoded = next(r for r in table if r.is_decode)
         methods = {"maskgit": decoded}
-        scored = {r["key"]: r for r in table if r["kind"] == "baseline"}
+        scored = {r.key: r for r in table if not r.is_decode}
         methods.update({key: scored[key] for key in BASELINES if key in scored})  # in the registry's order
-        entry: dict = {name: round(r["fid"], 2) for name, r in methods.items()}
-        entry["images"] = decoded["images"]
+        entry: dict = {name: round(r.fid, 2) for name, r in methods.items()}
+        entry["images"] = decoded.images
         keys = ("fid", "kid", "kid_std", "masked_l1", "masked_psnr")
-        entry["scores"] = {name: {k: r[k] for k in keys} for name, r in methods.items()}
+        entry["scores"] = {name: {k: getattr(r, k) for k in keys} for name, r in methods.items()}
         benchmarks[benchmark] = entry
     d = DEMO_DECODING
     settings = {

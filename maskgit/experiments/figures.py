@@ -10,7 +10,7 @@ matplotlib.use("Agg")  # files only, no display
 import matplotlib.pyplot as plt
 import numpy as np
 
-from maskgit.experiments.tables import baseline_rows, fid_grid, method_name
+from maskgit.experiments.results import ResultRow, baseline_rows, early_stops, fid_grid
 from maskgit.fileio import atomic_write
 from maskgit.masking.schedules import gamma
 
@@ -26,23 +26,18 @@ def _finish(fig: plt.Figure, ax: plt.Axes, xlabel: str, ylabel: str, title: str,
     plt.close(fig)
 
 
-def fid_figure(rows: list[dict], path: Path) -> None:
+def fid_figure(rows: list[ResultRow], path: Path) -> None:
     """FID against the number of decoding steps, one line per schedule, baselines as dashed lines."""
     schedules, steps, grid = fid_grid(rows)
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
     for schedule in schedules:
         ts = [t for t in steps if (schedule, t) in grid]
         ax.plot(ts, [grid[(schedule, t)] for t in ts], marker="o", label=schedule)
-    early = [r for r in rows if r["kind"] == "decode" and r["sweet_spot"] < r["steps"]]
-    for schedule, t in sorted({(r["schedule"], r["steps"]) for r in early}):
-        points = sorted(
-            (r["sweet_spot"], r["fid"])
-            for r in rows
-            if r["kind"] == "decode" and r["schedule"] == schedule and r["steps"] == t
-        )
+    for schedule, t in sorted({(r.schedule, r.steps) for r in early_stops(rows)}):
+        points = sorted((r.sweet_spot, r.fid) for r in rows if r.is_decode and (r.schedule, r.steps) == (schedule, t))
         ax.plot(*zip(*points, strict=True), marker=".", linestyle=":", label=f"{schedule} T={t}: stop at S")
-    for i, row in enumerate(r for r in baseline_rows(rows) if r["key"] != "one-step"):
-        ax.axhline(row["fid"], linestyle="--", linewidth=1, color=f"C{(i + 4) % 10}", label=method_name(row))
+    for i, row in enumerate(r for r in baseline_rows(rows) if r.key != "one-step"):
+        ax.axhline(row.fid, linestyle="--", linewidth=1, color=f"C{(i + 4) % 10}", label=row.name)
     _finish(
         fig,
         ax,

@@ -25,7 +25,8 @@ from maskgit.evaluation.baselines import BASELINES
 from maskgit.experiments.folder import SweepFolder
 from maskgit.experiments.inpainting import Trace
 from maskgit.experiments.pictures import comparison_grid, trace_pictures
-from maskgit.experiments.tables import Table, baseline_rows, best_decode, html_table, markdown_table, result_tables
+from maskgit.experiments.results import ResultRow, baseline_rows, best_decode, early_stops, sort_rows
+from maskgit.experiments.tables import Table, html_table, markdown_table, result_tables
 from maskgit.fileio import atomic_write
 
 CURVE_KEYS = ("train/loss", "val/loss", "val/masked_accuracy", "val/psnr", "val/l1", "val/code_usage")
@@ -162,16 +163,14 @@ def add_run(report: Report, run: Path) -> None:
         )
 
 
-def sweep_rows(folder: Path) -> list[dict]:
+def sweep_rows(folder: Path) -> list[ResultRow]:
     """A sweep folder's finished rows, sorted (decoding cells, then baselines)."""
-    from maskgit.experiments.sweep import Sweep
-
     results = SweepFolder(folder).results
     lines = results.read_text().splitlines() if results.is_file() else []
-    rows = [json.loads(x) for x in lines if x.strip()]
+    rows = [ResultRow.from_json(x) for x in lines if x.strip()]
     if not rows:
         raise InputError(f"{folder} has no finished cells yet: run `maskgit sweep` first")
-    return Sweep.sort_rows(rows)
+    return sort_rows(rows)
 
 
 def settings_table(config: dict) -> Table:
@@ -187,7 +186,7 @@ def settings_table(config: dict) -> Table:
     return Table("Settings", ["setting", "value"], values)
 
 
-def add_comparison(report: Report, folder: Path, rows: list[dict], title: str = "comparison.png") -> None:
+def add_comparison(report: Report, folder: Path, rows: list[ResultRow], title: str = "comparison.png") -> None:
     """The fixed sample images: masked input | best maskgit | one-step | Telea | Navier-Stokes | oracle | truth."""
     layout = SweepFolder(folder)
     bench = layout.benchmark_samples
@@ -196,13 +195,13 @@ def add_comparison(report: Report, folder: Path, rows: list[dict], title: str = 
         return
     data = np.load(bench)
     columns, names = [], []
-    shown = [(best, f"maskgit T={best['steps']}")]
-    by_key = {r["key"]: r for r in baseline_rows(rows)}
+    shown = [(best, f"maskgit T={best.steps}")]
+    by_key = {r.key: r for r in baseline_rows(rows)}
     for key in ("one-step", "telea", "navier-stokes", "oracle"):
-        if key in by_key and not (key == "one-step" and best["steps"] == 1):
+        if key in by_key and not (key == "one-step" and best.steps == 1):
             shown.append((by_key[key], BASELINES[key].label))
     for row, label in shown:
-        samples = layout.samples(row.get("cell", row["key"]))  # the T = 1 cell standing in for one-step
+        samples = layout.samples(row.samples_key)
         if samples.is_file():
             columns.append(np.load(samples)["images"])
             names.append(label)
@@ -211,15 +210,15 @@ def add_comparison(report: Report, folder: Path, rows: list[dict], title: str = 
     report.picture(title, png_bytes(grid), caption)
 
 
-def add_decoding_steps(report: Report, folder: Path, rows: list[dict], limit: int = 4) -> None:
+def add_decoding_steps(report: Report, folder: Path, rows: list[ResultRow], limit: int = 4) -> None:
     best = best_decode(rows)
-    trace_file = SweepFolder(folder).trace(best["schedule"], best["steps"]) if best else None
+    trace_file = SweepFolder(folder).trace(best.schedule, best.steps) if best else None
     if trace_file is None or not trace_file.is_file():
         return
     t = np.load(trace_file)
     trace = Trace(list(t["indices"]), t["token_masks"], t["predictions"], t["initial_mask"])
     report.text(
-        f"## Decoding, step by step ({best['schedule']}, T={best['steps']})\n\nFor each image: the "  # type: ignore[index]
+        f"## Decoding, step by step ({best.schedule}, T={best.steps})\n\nFor each image: the "  # type: ignore[union-attr]
         "token mask before and after each step (white: known, grey: decoded, black: still masked), "
         "and the image predicted at each step."
     )
@@ -240,9 +239,7 @@ def add_sweep(report: Report, folder: Path) -> None:
         report.table(table)
     if summary:
         report.text(summary)
-    if len({r["steps"] for r in rows if r["kind"] == "decode"}) > 1 or any(
-        r["sweet_spot"] < r["steps"] for r in rows if r["kind"] == "decode"
-    ):  # a curve to show, not a single point
+    if len({r.steps for r in rows if r.is_decode}) > 1 or early_stops(rows):  # a curve to show, not a single point
         for name, caption in (
             (layout.fid_figure, "FID against iteration, per schedule; dashed: baselines"),
             (layout.masked_fraction_figure, "fraction of the unknown tokens still masked after each step"),

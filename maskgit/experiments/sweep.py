@@ -24,6 +24,7 @@ from maskgit.evaluation.inception import InceptionFeatures
 from maskgit.evaluation.masked import masked_region_metrics
 from maskgit.experiments.folder import SweepFolder
 from maskgit.experiments.inpainting import InpaintingSet, SetResult, tokenizer_reconstruction
+from maskgit.experiments.results import ResultRow, cell_key, sort_rows
 from maskgit.fileio import atomic_write, file_hash
 from maskgit.masking.schedules import check_schedule
 from maskgit.pipeline import MaskGIT
@@ -80,10 +81,6 @@ class SweepConfig:
         return out
 
 
-def cell_key(schedule: str, steps: int, sweet_spot: int) -> str:
-    return f"{schedule}-T{steps}-S{sweet_spot}"
-
-
 def sample_indices(count: int, total: int) -> list[int]:
     """A fixed, evenly spread set of image indices (the same in every sweep of a dataset)."""
     return sorted({int(i) for i in np.linspace(0, total - 1, min(count, total))})
@@ -117,7 +114,7 @@ class Sweep:
         self.results = self._resume()
 
     # ---- bookkeeping -------------------------------------------------------------------------
-    def _resume(self) -> dict[str, dict]:
+    def _resume(self) -> dict[str, ResultRow]:
         settings = self.folder.settings
         if settings.is_file():
             saved = json.loads(settings.read_text()).get("identity", {})
@@ -130,27 +127,27 @@ class Sweep:
         self.out.mkdir(parents=True, exist_ok=True)
         body = json.dumps({"identity": self.identity, "config": asdict(self.config)}, indent=2)
         atomic_write(settings, lambda tmp: tmp.write_text(body))
-        results: dict[str, dict] = {}
+        results: dict[str, ResultRow] = {}
         lines = self.folder.results
         if lines.is_file():
             for line in lines.read_text().splitlines():
                 try:
-                    row = json.loads(line)
-                    results[row["key"]] = row
-                except (json.JSONDecodeError, KeyError):
+                    row = ResultRow.from_json(line)
+                    results[row.key] = row
+                except ValueError:
                     continue  # a line cut short by a crash: that cell runs again
         return results
 
-    def _record(self, row: dict) -> None:
-        self.results[row["key"]] = row
-        body = "".join(json.dumps(r) + "\n" for r in self.results.values())
+    def _record(self, row: ResultRow) -> None:
+        self.results[row.key] = row
+        body = "".join(r.to_json() + "\n" for r in self.results.values())
         atomic_write(self.folder.results, lambda tmp: tmp.write_text(body))
 
     def _time(self, phase: str, started: float) -> None:
         self.timings[phase] = self.timings.get(phase, 0.0) + time.perf_counter() - started
 
     # ---- running -----------------------------------------------------------------------------
-    def run(self) -> list[dict]:
+    def run(self) -> list[ResultRow]:
         c = self.config
         t0 = time.perf_counter()
         tc = self.model.tokenizer.config
@@ -202,31 +199,30 @@ class Sweep:
             self._time("inpaint", t0)
             self._save_trace(schedule, t, result)
             for s in sorted(set(spots)):
-                if cell_key(schedule, t, s) not in self.results:
-                    row = self._score(bench, result, s, reference, samples, cell_key(schedule, t, s))
+                key = cell_key(schedule, t, s)
+                if key not in self.results:
+                    decoded = result.by_sweet_spot[s]
+                    scores = self._score_images(bench, decoded.images, reference, samples, key)
+                    speed = len(bench.inputs) / max(result.seconds, 1e-9)
                     self._record(
-                        {
-                            "key": cell_key(schedule, t, s),
-                            "kind": "decode",
-                            "schedule": schedule,
-                            "steps": t,
-                            "sweet_spot": s,
-                            **row,
-                        }
+                        ResultRow(
+                            key,
+                            "decode",
+                            **scores,
+                            schedule=schedule,
+                            steps=t,
+                            sweet_spot=s,
+                            remaining=float(decoded.remaining.mean()),
+                            seconds=result.seconds,
+                            images_per_s=speed,
+                        )
                     )
             if (schedule, t) == raw_cell and "raw" in todo_baselines:
                 decoded = result.by_sweet_spot[t]
-                row = self._score_images(bench, decoded.reconstruction, reference, samples, "raw")
+                scores = self._score_images(bench, decoded.reconstruction, reference, samples, "raw")
+                note = f"{BASELINES['raw'].note}, {schedule} T={t}"
                 self._record(
-                    {
-                        "key": "raw",
-                        "kind": "baseline",
-                        "schedule": schedule,
-                        "steps": t,
-                        "sweet_spot": t,
-                        "note": f"{BASELINES['raw'].note}, {schedule} T={t}",
-                        **row,
-                    }
+                    ResultRow("raw", "baseline", **scores, schedule=schedule, steps=t, sweet_spot=t, note=note)
                 )
         for name in todo_baselines:
             self._run_baseline(name, bench, images, reference, samples)
@@ -258,33 +254,15 @@ class Sweep:
         else:
             out = opencv_inpaint(bench.inputs, bench.masks, key)
         self._time("baselines", t0)
-        row = self._score_images(bench, out, reference, samples, key)
-        self._record(
-            {
-                "key": key,
-                "kind": "baseline",
-                "schedule": "",
-                "steps": 1 if key == "one-step" else 0,
-                "sweet_spot": 0,
-                "note": BASELINES[key].note,
-                **row,
-            }
-        )
-
-    def _score(
-        self, bench: Benchmark, result: SetResult, s: int, reference: np.ndarray, samples: list[int], key: str
-    ) -> dict:
-        decoded = result.by_sweet_spot[s]
-        row = self._score_images(bench, decoded.images, reference, samples, key)
-        row["remaining"] = float(decoded.remaining.mean())
-        row["seconds"] = result.seconds
-        row["images_per_s"] = len(bench.inputs) / max(result.seconds, 1e-9)
-        return row
+        scores = self._score_images(bench, out, reference, samples, key)
+        steps = 1 if key == "one-step" else 0
+        self._record(ResultRow(key, "baseline", **scores, steps=steps, note=BASELINES[key].note))
 
     def _score_images(
         self, bench: Benchmark, output: np.ndarray, reference: np.ndarray, samples: list[int], key: str
-    ) -> dict:
-        """Score one row's output (FID/KID, masked metrics) and keep its sample images. key: the row's key."""
+    ) -> dict[str, float]:
+        """Score one row's output (FID/KID, masked metrics: ResultRow's score fields) and keep its sample
+        images. key: the row's key."""
         t0 = time.perf_counter()
         assert self.extractor is not None
         name = BASELINES[key].name if key in BASELINES else key
@@ -294,10 +272,7 @@ class Sweep:
         path = self.folder.samples(key)
         path.parent.mkdir(exist_ok=True)
         np.savez_compressed(path, images=output[samples])
-        row = {
-            **scores.as_dict(),
-            **masked_region_metrics(output, bench.truth, bench.masks),
-        }
+        row = {**scores.as_dict(), **masked_region_metrics(output, bench.truth, bench.masks)}
         self.log(f"  {name:<32} FID {scores.fid:7.2f}  KID {scores.kid:.4f}  masked PSNR {row['masked_psnr']:.2f} dB")
         return row
 
@@ -317,16 +292,8 @@ class Sweep:
         )
 
     # ---- outputs -----------------------------------------------------------------------------
-    def rows(self) -> list[dict]:
-        return self.sort_rows(list(self.results.values()))
-
-    @staticmethod
-    def sort_rows(rows: list[dict]) -> list[dict]:
-        """Decoding cells by schedule, steps and sweet spot, then the baselines in the order they ran."""
-        decode = sorted(
-            (r for r in rows if r["kind"] == "decode"), key=lambda r: (r["schedule"], r["steps"], r["sweet_spot"])
-        )
-        return decode + [r for r in rows if r["kind"] == "baseline"]
+    def rows(self) -> list[ResultRow]:
+        return sort_rows(list(self.results.values()))
 
     def write_outputs(self) -> None:
         from maskgit.experiments.figures import fid_figure, masked_fraction_figure
