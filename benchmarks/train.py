@@ -77,7 +77,7 @@ def time_transformer(lab_style: bool, amp: torch.dtype | None, batch: int, steps
         if lab_style:
             inputs, token_mask = lab_mask_latent(tokens, config.mask_token_id, "cosine")
         else:
-            masked = mask_tokens(tokens, config.mask_token_id, "cosine")
+            masked = mask_tokens(tokens, config.mask_token_id, schedule="cosine")
             inputs, token_mask = masked.inputs, masked.token_mask
         with torch.autocast("cpu", dtype=amp) if amp else torch.autocast("cpu", enabled=False):
             logits = model(inputs)

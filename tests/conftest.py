@@ -38,3 +38,11 @@ def setup(tmp_path, monkeypatch):
     torch.manual_seed(0)
     save_checkpoint(tmp_path / "tokenizer.safetensors", tokenizer=VQGAN(TokenizerConfig.preset("tiny")))
     return tmp_path
+
+
+@pytest.fixture
+def model_file(tiny_model, tmp_path):
+    """The tiny model saved as a checkpoint."""
+    path = tmp_path / "model.safetensors"
+    tiny_model.save(path)
+    return path

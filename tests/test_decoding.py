@@ -281,7 +281,7 @@ def test_one_decoding_step_fixes_the_most_confident_argmax_choices_and_remasks_t
     predicted = torch.tensor([[2, 0, 0, 0]])
     token_mask = torch.tensor([[False, True, True, True]])
     config = DecodeConfig(total_steps=2, schedule="linear", confidence="greedy", choice_temperature=0.0)
-    step = decoding_step(logits, predicted, token_mask, token_mask.sum(dim=1), 0, config, None)
+    step = decoding_step(logits, predicted, token_mask, token_mask.sum(dim=1), step=0, config=config, generator=None)
     assert step.predicted.tolist() == [[2, 0, 1, 2]]  # known id kept, argmax everywhere else
     assert step.confidence[0, 0] == float("inf")
     # linear gamma(1/2) * 3 = 1.5 -> 1 token stays masked: the least confident (token 2, p = e / (e + 2))

@@ -99,13 +99,6 @@ def save_folder(folder, arrays, grey=False):
         Image.fromarray(array if not grey else array.astype(np.uint8)).save(folder / f"img_{i}.png")
 
 
-@pytest.fixture
-def model_file(tiny_model, tmp_path):
-    path = tmp_path / "model.safetensors"
-    tiny_model.save(path)
-    return path
-
-
 def test_inpaint_command_writes_lab_named_outputs_and_traces(model_file, pixels, tmp_path, capsys):
     images, masks = pixels
     save_folder(tmp_path / "in", images[:3])

@@ -60,7 +60,12 @@ def test_label_smoothing_raises_the_loss_of_a_confident_right_answer():
 
 def test_loss_on_must_be_all_or_masked():
     with pytest.raises(ConfigError, match="loss_on"):
-        mvtm_loss(torch.zeros(1, 2, 3), torch.zeros(1, 2, dtype=torch.long), torch.ones(1, 2, dtype=torch.bool), "some")
+        mvtm_loss(
+            torch.zeros(1, 2, 3),
+            torch.zeros(1, 2, dtype=torch.long),
+            torch.ones(1, 2, dtype=torch.bool),
+            loss_on="some",
+        )
 
 
 def test_masked_token_accuracy_counts_masked_hits_and_ignores_the_mask_class():

@@ -10,6 +10,7 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 from maskgit import __version__
 from maskgit.cli import data, evaluate, experiments, infer, models, train
@@ -18,8 +19,15 @@ from maskgit.errors import MaskGitError
 TASKS = (models, train, infer, evaluate, experiments, data)  # the order of `maskgit --help`
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line (which command, what is wrong, where help is), exit code 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="maskgit", description="Masked generative image modeling (MaskGIT).")
+    parser = OneLineParser(prog="maskgit", description="Masked generative image modeling (MaskGIT).")
     parser.add_argument("--version", action="version", version=f"maskgit {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for task in TASKS:
@@ -28,7 +36,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as exit_:  # --help, --version, or a usage error (one line, OneLineParser)
+        return int(exit_.code or 0)
     try:
         args.run(args)
     except MaskGitError as error:

@@ -4,6 +4,8 @@ config dataclasses, never copied), and the flag groups several commands take."""
 from __future__ import annotations
 
 import argparse
+import math
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -32,12 +34,47 @@ def load_model(path: str, device: str | None):
 
 
 def pick_device(device: str | None) -> torch.device:
+    """--device: None picks cuda when there is one, else cpu; a device this machine lacks is an InputError."""
     if device is None:
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     try:
-        return torch.device(device)
+        picked = torch.device(device)
     except RuntimeError as error:
         raise InputError(f"unknown device {device!r}: use cpu, cuda or cuda:N") from error
+    if picked.type == "cuda":
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if count == 0:
+            raise InputError(f"--device {device}: this machine has no CUDA GPU (or this torch has no CUDA): use cpu")
+        if picked.index is not None and picked.index >= count:
+            raise InputError(f"--device {device}: this machine has {count} CUDA GPU(s), cuda:0 to cuda:{count - 1}")
+    elif picked.type != "cpu":
+        raise InputError(f"--device {device}: maskgit runs on cpu or cuda")
+    return picked
+
+
+def at_least(minimum: float, kind: type = int) -> Callable[[str], float]:
+    """An argparse type: a number of `kind` (int or float) that is finite and at least `minimum`."""
+
+    def parse(text: str) -> float:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"expected {'a whole number' if kind is int else 'a number'}, got {text!r}"
+            ) from None
+        if not math.isfinite(value):
+            raise argparse.ArgumentTypeError(f"must be a finite number, got {text}")
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be at least {minimum}, got {text}")
+        return value
+
+    parse.__name__ = kind.__name__  # what argparse names in its messages
+    return parse
+
+
+COUNT = at_least(1)  # counts of images, steps, batch sizes
+INDEX = at_least(0)  # limits (0: all), seeds, ids
+NON_NEGATIVE = at_least(0.0, float)  # temperatures, scales
 
 
 def int_list(text: str) -> list[int]:
@@ -84,15 +121,15 @@ def decoding_arguments(p: argparse.ArgumentParser, preset: str) -> None:
         help=f"named decoding settings (default {preset}; seeds: the lab's); the flags below override them",
     )
     p.add_argument("--schedule", help=f"mask schedule gamma: cosine, linear, square, ... ({preset}: {d.schedule})")
-    p.add_argument("--steps", type=int, help=f"total decoding steps T ({preset}: {d.total_steps})")
-    p.add_argument("--sweet-spot", type=int, default=None, help="stop after S <= T steps (default T)")
-    p.add_argument("--temperature", type=float, help=f"choice temperature t0 ({preset}: {d.choice_temperature})")
+    p.add_argument("--steps", type=COUNT, help=f"total decoding steps T ({preset}: {d.total_steps})")
+    p.add_argument("--sweet-spot", type=COUNT, default=None, help="stop after S <= T steps (default T)")
+    p.add_argument("--temperature", type=NON_NEGATIVE, help=f"choice temperature t0 ({preset}: {d.choice_temperature})")
     p.add_argument("--confidence", choices=CONFIDENCE_RULES, help=f"confidence rule, README ({preset}: {d.confidence})")
 
 
 def runtime_arguments(p: argparse.ArgumentParser, batch: int) -> None:
-    p.add_argument("--batch-size", type=int, default=batch, help=f"images per batch (default {batch})")
-    p.add_argument("--seed", type=int, default=0, help="image i is decoded with seed + i (default 0)")
+    p.add_argument("--batch-size", type=COUNT, default=batch, help=f"images per batch (default {batch})")
+    p.add_argument("--seed", type=INDEX, default=0, help="image i is decoded with seed + i (default 0)")
     p.add_argument("--device", default=None, help="cpu, cuda, cuda:N (default: cuda if available)")
     p.add_argument(
         "--precision",

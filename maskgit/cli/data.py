@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from maskgit.cli.common import COUNT, INDEX
 from maskgit.data.emoji import TEST_IMAGES
 from maskgit.data.masks import BENCHMARKS, MASK_KINDS
 from maskgit.errors import InputError
@@ -68,7 +69,7 @@ def cmd_data_masks(args: argparse.Namespace) -> None:
     if args.benchmark:
         masks = benchmark_masks(args.count, args.resolution, args.benchmark)
     else:
-        masks = make_masks(args.kind, args.count, args.resolution, args.seed)
+        masks = make_masks(args.kind, args.count, args.resolution, seed=args.seed)
     paths = write_masks(masks, Path(args.out))
     print(f"{len(paths)} masks in {args.out} (white = known, black = missing), {masks.mean():.1%} of pixels missing")
 
@@ -86,16 +87,16 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(run=cmd_data_fetch)
     p = data.add_parser("show", help="split sizes, class counts and a grid of training samples")
     p.add_argument("name", help="emoji, fashion-mnist, folder:PATH or lab:PATH")
-    p.add_argument("--resolution", type=int, default=None, help="resize to this side (default: the data's own)")
-    p.add_argument("--count", type=int, default=32, help="images in the grid (default 32)")
+    p.add_argument("--resolution", type=COUNT, default=None, help="resize to this side (default: the data's own)")
+    p.add_argument("--count", type=COUNT, default=32, help="images in the grid (default 32)")
     p.add_argument("--out", help="grid PNG path (default NAME-samples.png)")
     p.add_argument("--strict", action="store_true", help="refuse unreadable image files instead of skipping them")
     p.set_defaults(run=cmd_data_show)
     p = data.add_parser("masks", help="write a deterministic set of inpainting masks as PNGs")
     p.add_argument("--kind", default="strokes", choices=list(MASK_KINDS))
-    p.add_argument("--count", type=int, default=TEST_IMAGES, help=f"masks to write (default {TEST_IMAGES})")
-    p.add_argument("--resolution", type=int, default=64)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--count", type=COUNT, default=TEST_IMAGES, help=f"masks to write (default {TEST_IMAGES})")
+    p.add_argument("--resolution", type=COUNT, default=64)
+    p.add_argument("--seed", type=INDEX, default=0)
     p.add_argument(
         "--benchmark",
         nargs="?",

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from maskgit.cli.common import pick_device
+from maskgit.cli.common import COUNT, pick_device
 from maskgit.data.masks import BENCHMARKS
 from maskgit.errors import InputError
 from maskgit.evaluation.inception import InceptionFeatures
@@ -128,7 +128,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         "--masks", help="also masked-region L1/PSNR: a mask folder, or the benchmark masks' name (strokes or large)"
     )
     batch = inspect.signature(InceptionFeatures).parameters["batch_size"].default
-    p.add_argument("--batch-size", type=int, default=batch, help=f"Inception batch (default {batch})")
+    p.add_argument("--batch-size", type=COUNT, default=batch, help=f"Inception batch (default {batch})")
     p.add_argument("--device", default=None)
     p.set_defaults(run=cmd_fid)
 

@@ -6,7 +6,16 @@ import argparse
 import time
 from pathlib import Path
 
-from maskgit.cli.common import amp, fill_argument, int_list, load_model, resolve_model, runtime_arguments
+from maskgit.cli.common import (
+    INDEX,
+    NON_NEGATIVE,
+    amp,
+    fill_argument,
+    int_list,
+    load_model,
+    resolve_model,
+    runtime_arguments,
+)
 from maskgit.config import field_default
 from maskgit.data.masks import BENCHMARKS
 from maskgit.decoding.config import CONFIDENCE_RULES, DecodeConfig
@@ -83,7 +92,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--sweet-spots", default="", help="comma-separated sweet spots S, each scored for every T > S")
     d = DecodeConfig()  # the inpaint preset
     p.add_argument(
-        "--temperature", type=float, default=d.choice_temperature, help=f"t0 (default {d.choice_temperature})"
+        "--temperature", type=NON_NEGATIVE, default=d.choice_temperature, help=f"t0 (default {d.choice_temperature})"
     )
     p.add_argument(
         "--confidence", default=d.confidence, choices=CONFIDENCE_RULES, help=f"confidence rule (default {d.confidence})"
@@ -91,7 +100,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     masks = field_default(SweepConfig, "masks")
     p.add_argument("--masks", default=masks, choices=list(BENCHMARKS), help=f"benchmark masks (default {masks})")
     fill_argument(p)
-    p.add_argument("--limit", type=int, default=0, help="only the first N test images (quick looks)")
+    p.add_argument("--limit", type=INDEX, default=0, help="only the first N test images (quick looks; 0: all)")
     p.add_argument(
         "--baselines",
         default=",".join(BASELINES),

@@ -11,6 +11,9 @@ import numpy as np
 import torch
 
 from maskgit.cli.common import (
+    COUNT,
+    INDEX,
+    NON_NEGATIVE,
     amp,
     decode_config,
     decoding_arguments,
@@ -37,7 +40,7 @@ def read_inpainting_inputs(args: argparse.Namespace, resolution: int, channels: 
             raise InputError("give either --data (with --masks strokes|large) or --images with --masks DIR, not both")
         if args.masks and args.masks not in BENCHMARKS:
             raise InputError(f"with --data, --masks names the benchmark masks: {' or '.join(BENCHMARKS)}")
-        bench = load_benchmark(args.data, resolution, channels, args.limit, args.masks or "strokes")
+        bench = load_benchmark(args.data, resolution, channels, limit=args.limit, masks=args.masks or "strokes")
         return bench.inputs, bench.masks, bench.truth, bench.names
     if not (args.images and args.masks):
         raise InputError("give --images DIR and --masks DIR (paired by sorted file name), or --data emoji|lab:PATH")
@@ -161,7 +164,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         "masks, strokes (default) or large",
     )
     p.add_argument("--data", help="emoji (test split + benchmark masks) or lab:PATH (masked_image + mask64)")
-    p.add_argument("--limit", type=int, default=0, help="only the first N images")
+    p.add_argument("--limit", type=INDEX, default=0, help="only the first N images (0: all)")
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--trace", action="store_true", help="also write per-step mask and prediction strips and a GIF")
     fill_argument(p)
@@ -171,9 +174,9 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser("generate", help="sample images from scratch (all tokens masked)")
     p.add_argument("--model", required=True, help="a run folder or a .safetensors checkpoint")
-    p.add_argument("--count", type=int, default=16, help="images to sample (default 16)")
-    p.add_argument("--class-id", type=int, default=None, help="class to sample (class-conditional models)")
-    p.add_argument("--cfg-scale", type=float, help="classifier-free guidance scale (generate preset: 1.0)")
+    p.add_argument("--count", type=COUNT, default=16, help="images to sample (default 16)")
+    p.add_argument("--class-id", type=INDEX, default=None, help="class to sample (class-conditional models)")
+    p.add_argument("--cfg-scale", type=NON_NEGATIVE, help="classifier-free guidance scale (generate preset: 1.0)")
     p.add_argument("--out", required=True, help="output folder (sample_000.png ..., grid.png)")
     p.add_argument(
         "--score",

@@ -26,9 +26,9 @@ class Benchmark:
     names: list[str]
 
 
-def load_benchmark(spec: str, resolution: int, channels: int, limit: int = 0, masks: str = "strokes") -> Benchmark:
+def load_benchmark(spec: str, resolution: int, channels: int, *, limit: int = 0, masks: str = "strokes") -> Benchmark:
     """A dataset's inpainting benchmark: test images, fixed masks, ground truth (see load_inpainting_set)."""
-    inputs, masks = load_inpainting_set(spec, resolution, channels, masks)
+    inputs, masks = load_inpainting_set(spec, resolution, channels, benchmark=masks)
     truth = inputs.images if not spec.startswith("lab:") else load_images(spec, "test", resolution, channels).images
     if len(truth) != len(inputs):
         raise InputError(f"{spec}: {len(inputs)} masked test images but {len(truth)} ground-truth images")
@@ -37,7 +37,7 @@ def load_benchmark(spec: str, resolution: int, channels: int, limit: int = 0, ma
 
 
 def load_inpainting_set(
-    spec: str, resolution: int, channels: int = 3, benchmark: str = "strokes"
+    spec: str, resolution: int, channels: int = 3, *, benchmark: str = "strokes"
 ) -> tuple[ImageSet, np.ndarray]:
     """Test images and their masks (bool (N, H, W), True = missing) for an inpainting benchmark.
 

@@ -107,7 +107,7 @@ def save_png(image: np.ndarray, path: Path) -> None:
     atomic_write(path, lambda tmp: pil.save(tmp, format="PNG"))
 
 
-def image_grid(images: np.ndarray, columns: int = 8, pad: int = 2, background: int = 255) -> np.ndarray:
+def image_grid(images: np.ndarray, *, columns: int = 8, pad: int = 2, background: int = 255) -> np.ndarray:
     """uint8 (N, H, W, C) -> one uint8 grid image, `columns` images a row."""
     n, h, w, c = images.shape
     rows = (n + columns - 1) // columns
@@ -116,3 +116,12 @@ def image_grid(images: np.ndarray, columns: int = 8, pad: int = 2, background: i
         r, col = divmod(i, columns)
         grid[pad + r * (h + pad) : pad + r * (h + pad) + h, pad + col * (w + pad) : pad + col * (w + pad) + w] = image
     return grid
+
+
+def row_groups_grid(rows: list[np.ndarray], columns: int = 8) -> np.ndarray:
+    """Images shown as groups of rows: rows[k] uint8 (N, H, W, C) (e.g. input, output, truth), `columns`
+    images wide; each group of columns shows the same images in every row."""
+    n = len(rows[0])
+    columns = min(columns, n)
+    grids = [image_grid(row[i : i + columns], columns=columns) for i in range(0, n, columns) for row in rows]
+    return np.concatenate(grids, axis=0)

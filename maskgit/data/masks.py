@@ -98,7 +98,7 @@ def large_mask(rng: np.random.Generator, resolution: int) -> np.ndarray:
 GENERATORS = {"strokes": stroke_mask, "boxes": box_mask, "outpaint": outpaint_mask, "large": large_mask}
 
 
-def make_masks(kind: str, count: int, resolution: int, seed: int = 0) -> np.ndarray:
+def make_masks(kind: str, count: int, resolution: int, *, seed: int = 0) -> np.ndarray:
     """(count, resolution, resolution) bool masks of one kind, True = missing."""
     if kind not in GENERATORS:
         raise DataError(f"unknown mask kind {kind!r}: choose one of {', '.join(MASK_KINDS)}")
@@ -116,7 +116,7 @@ def check_benchmark(name: str) -> str:
 
 def benchmark_masks(count: int, resolution: int, benchmark: str = "strokes") -> np.ndarray:
     """A fixed benchmark mask set (`strokes` or `large`) from BENCHMARK_SEED; fewer masks are a prefix of more."""
-    return make_masks(BENCHMARKS[check_benchmark(benchmark)], count, resolution, BENCHMARK_SEED)
+    return make_masks(BENCHMARKS[check_benchmark(benchmark)], count, resolution, seed=BENCHMARK_SEED)
 
 
 def write_masks(masks: np.ndarray, folder: Path) -> list[Path]:

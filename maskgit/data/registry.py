@@ -24,7 +24,12 @@ DATASETS = {
 
 
 def load_images(
-    spec: str, split: str = "train", resolution: int | None = None, channels: int | None = None, strict: bool = False
+    spec: str,
+    split: str = "train",
+    resolution: int | None = None,
+    channels: int | None = None,
+    *,
+    strict: bool = False,
 ) -> ImageSet:
     """Load one split of a named dataset, center-cropped and resized to `resolution`, with `channels` channels.
 

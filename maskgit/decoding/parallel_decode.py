@@ -126,6 +126,7 @@ def decoding_step(
     predicted: Tensor,
     token_mask: Tensor,
     initial: Tensor,
+    *,
     step: int,
     config: DecodeConfig,
     generator: Generators,
@@ -204,7 +205,7 @@ def decode_tokens(
     for step in range(config.steps_to_run):
         with autocast:
             logits = in_micro_batches(predict, current, class_ids, size=micro_batch)  # (B, N, K)
-        decided = decoding_step(logits, current, token_mask, initial, step, config, generator)
+        decided = decoding_step(logits, current, token_mask, initial, step=step, config=config, generator=generator)
         predicted, token_mask = decided.predicted, decided.token_mask
         current = predicted.masked_fill(token_mask, mask_id)
         if return_trace:

@@ -83,7 +83,7 @@ def frechet_distance(a: FeatureStats, b: FeatureStats, eps: float = SQRTM_EPS) -
 
 
 def kernel_inception_distance(
-    a: np.ndarray, b: np.ndarray, subsets: int = 100, subset_size: int = 1000, seed: int = 0
+    a: np.ndarray, b: np.ndarray, *, subsets: int = 100, subset_size: int = 1000, seed: int = 0
 ) -> tuple[float, float]:
     """KID (mean, std over subsets) between two (N, D) feature sets.
 
@@ -114,7 +114,7 @@ def images_fingerprint(images: np.ndarray) -> str:
 
 
 def cached_features(
-    images: np.ndarray, extractor: InceptionFeatures, cache_dir: Path | None = None, progress: bool | str = False
+    images: np.ndarray, extractor: InceptionFeatures, *, cache_dir: Path | None = None, progress: bool | str = False
 ) -> np.ndarray:
     """Inception features of `images`, kept in $MASKGIT_HOME/fid keyed by image content and weights.
 

@@ -46,6 +46,7 @@ def shipped_model() -> Path:
 
 def run_demo(
     out: Path,
+    *,
     quick: bool = False,
     model: Path | None = None,
     data: str = "emoji",

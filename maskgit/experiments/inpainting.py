@@ -99,6 +99,7 @@ class InpaintingSet:
         self,
         config: DecodeConfig,
         sweet_spots: list[int] | None = None,
+        *,
         seed: int = 0,
         trace_indices: list[int] | None = None,
         amp_dtype: torch.dtype | None = None,

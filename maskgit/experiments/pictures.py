@@ -37,7 +37,7 @@ def trace_pictures(trace: Trace, k: int) -> tuple[np.ndarray, np.ndarray]:
     return mask_strip, image_strip
 
 
-def save_gif(frames: np.ndarray, path: Path, scale: int = 3, ms_per_frame: int = 400) -> None:
+def save_gif(frames: np.ndarray, path: Path, *, scale: int = 3, ms_per_frame: int = 400) -> None:
     """uint8 (S, H, W, C) frames -> a looping GIF, upscaled (nearest) so small images stay visible; the last
     frame is held three times as long."""
     pictures = [
@@ -87,6 +87,7 @@ def comparison_grid(
     outputs: list[np.ndarray],
     truth: np.ndarray,
     masks: np.ndarray,
+    *,
     labels: list[str] | None = None,
     scale: int = 1,
 ) -> np.ndarray:
@@ -105,7 +106,7 @@ def comparison_grid(
     return np.concatenate([column_header(["masked input", *labels, "ground truth"], tiles.shape[2]), grid])
 
 
-def column_header(labels: list[str], tile: int, pad: int = 2, height: int = 18) -> np.ndarray:
+def column_header(labels: list[str], tile: int, *, pad: int = 2, height: int = 18) -> np.ndarray:
     """A white strip with one centred label over each column of an image_grid of `tile`-wide images."""
     strip = Image.new("RGB", (len(labels) * (tile + pad) + pad, height), (255, 255, 255))
     draw = ImageDraw.Draw(strip)

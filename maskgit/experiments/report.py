@@ -186,7 +186,7 @@ def settings_table(config: dict) -> Table:
     return Table("Settings", ["setting", "value"], values)
 
 
-def add_comparison(report: Report, folder: Path, rows: list[ResultRow], title: str = "comparison.png") -> None:
+def add_comparison(report: Report, folder: Path, rows: list[ResultRow], *, title: str = "comparison.png") -> None:
     """The fixed sample images: masked input | best maskgit | one-step | Telea | Navier-Stokes | oracle | truth."""
     layout = SweepFolder(folder)
     bench = layout.benchmark_samples
@@ -210,7 +210,7 @@ def add_comparison(report: Report, folder: Path, rows: list[ResultRow], title: s
     report.picture(title, png_bytes(grid), caption)
 
 
-def add_decoding_steps(report: Report, folder: Path, rows: list[ResultRow], limit: int = 4) -> None:
+def add_decoding_steps(report: Report, folder: Path, rows: list[ResultRow], *, limit: int = 4) -> None:
     best = best_decode(rows)
     trace_file = SweepFolder(folder).trace(best.schedule, best.steps) if best else None
     if trace_file is None or not trace_file.is_file():
@@ -279,7 +279,7 @@ def write_demo_report(out: Path, summary: dict) -> Path:
     for benchmark in benchmarks:
         folder = out / benchmark
         report.text(f"## {benchmark}")
-        add_comparison(report, folder, sweep_rows(folder), f"{benchmark}_comparison.png")
+        add_comparison(report, folder, sweep_rows(folder), title=f"{benchmark}_comparison.png")
     s = summary["settings"]
     settings = [["model", summary["model"]]]
     settings += [[k, str(v)] for k, v in s.items()]

@@ -151,7 +151,7 @@ class Sweep:
         c = self.config
         t0 = time.perf_counter()
         tc = self.model.tokenizer.config
-        bench = load_benchmark(c.data, tc.resolution, tc.image_channels, c.limit, c.masks)
+        bench = load_benchmark(c.data, tc.resolution, tc.image_channels, limit=c.limit, masks=c.masks)
         self._time("load data", t0)
         todo = [cell for cell in c.cells() if cell_key(*cell) not in self.results]
         baselines = self._baseline_names()
@@ -195,7 +195,9 @@ class Sweep:
             )  # type: ignore[arg-type]
             label = f"[{n}/{len(runs)}] {schedule} T={t}" if self.progress else False
             t0 = time.perf_counter()
-            result = images.decode(config, sorted(set(spots)), c.seed, traced, self.amp_dtype, label)
+            result = images.decode(
+                config, sorted(set(spots)), seed=c.seed, trace_indices=traced, amp_dtype=self.amp_dtype, progress=label
+            )
             self._time("inpaint", t0)
             self._save_trace(schedule, t, result)
             for s in sorted(set(spots)):

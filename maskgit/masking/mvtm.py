@@ -56,6 +56,7 @@ def random_token_mask(num_masked: Tensor, num_tokens: int, generator: torch.Gene
 def mask_tokens(
     tokens: Tensor,
     mask_token_id: int,
+    *,
     schedule: str = "cosine",
     generator: torch.Generator | None = None,
 ) -> MaskedBatch:
@@ -79,6 +80,7 @@ def mvtm_loss(
     logits: Tensor,
     targets: Tensor,
     token_mask: Tensor,
+    *,
     loss_on: LossOn = "all",
     label_smoothing: float = 0.0,
 ) -> Tensor:
@@ -105,7 +107,7 @@ def mvtm_loss(
 
 
 @torch.no_grad()
-def masked_token_accuracy(logits: Tensor, targets: Tensor, token_mask: Tensor, codebook_size: int) -> Tensor:
+def masked_token_accuracy(logits: Tensor, targets: Tensor, token_mask: Tensor, *, codebook_size: int) -> Tensor:
     """Fraction of masked tokens whose most likely code (mask class excluded) is the true id."""
     predicted = logits[..., :codebook_size].argmax(dim=-1)  # (B, N)
     hits = (predicted == targets) & token_mask

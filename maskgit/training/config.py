@@ -13,6 +13,7 @@ import yaml
 from maskgit.config import config_from_dict, config_to_dict, replace_config, require
 from maskgit.errors import ConfigError
 from maskgit.fileio import atomic_write
+from maskgit.masking.schedules import check_schedule
 from maskgit.tokenizer.config import TokenizerConfig
 from maskgit.transformer.config import TransformerConfig
 
@@ -61,6 +62,12 @@ class LoopConfig:
         require(0.0 <= self.ema_decay < 1.0, f"ema_decay must be in [0, 1), got {self.ema_decay}")
         require(self.checkpoint_every >= 1 and self.keep_last >= 1, "checkpoint_every and keep_last must be >= 1")
         require(self.export_dtype in EXPORT_DTYPES, f"export_dtype must be fp32 or fp16, not {self.export_dtype!r}")
+        require(self.lr > 0, f"lr must be above 0, got {self.lr}")
+        require(0.0 <= self.min_lr_ratio <= 1.0, f"min_lr_ratio must be in [0, 1], got {self.min_lr_ratio}")
+        require(all(0.0 <= b < 1.0 for b in self.betas), f"betas must be in [0, 1), got {list(self.betas)}")
+        for name in ("max_steps", "warmup_steps", "weight_decay", "grad_clip"):
+            require(getattr(self, name) >= 0, f"{name} must be at least 0, got {getattr(self, name)}")
+        require(self.log_every >= 1, f"log_every must be at least 1, got {self.log_every}")
 
     @property
     def export_torch_dtype(self) -> torch.dtype:
@@ -87,6 +94,10 @@ class TransformerTrainConfig(LoopConfig):
         super().check()
         require(bool(self.tokenizer), "set `tokenizer` to a tokenizer checkpoint (maskgit train-tokenizer makes one)")
         require(self.loss_on in ("all", "masked"), f"loss_on must be all or masked, not {self.loss_on!r}")
+        require(0.0 <= self.label_smoothing < 1.0, f"label_smoothing must be in [0, 1), got {self.label_smoothing}")
+        require(0.0 <= self.class_dropout < 1.0, f"class_dropout must be in [0, 1), got {self.class_dropout}")
+        require(self.sample_images >= 0, f"sample_images must be at least 0, got {self.sample_images}")
+        check_schedule(self.mask_schedule)
 
     def transformer_config(self, tokenizer: TokenizerConfig) -> TransformerConfig:
         base = replace_config(
@@ -118,6 +129,21 @@ class TokenizerTrainConfig(LoopConfig):
     dead_code_threshold: float = 0.03
     sample_images: int = 16  # val images shown with their reconstructions after every epoch
 
+    def check(self) -> None:
+        super().check()
+        for name in (
+            "l1_weight",
+            "l2_weight",
+            "perceptual_weight",
+            "gan_weight",
+            "gan_start_step",
+            "restart_dead_codes_every",
+            "dead_code_threshold",
+            "sample_images",
+        ):
+            require(getattr(self, name) >= 0, f"{name} must be at least 0, got {getattr(self, name)}")
+        require(self.discriminator_channels >= 1, "discriminator_channels must be at least 1")
+
     def tokenizer_config(self) -> TokenizerConfig:
         return replace_config(TokenizerConfig.preset(self.preset), **_tuples(self.model))
 
@@ -130,7 +156,18 @@ def parse_override(item: str) -> tuple[list[str], Any]:
     key, sep, value = item.partition("=")
     if not sep or not key:
         raise ConfigError(f"--set takes key=value, got {item!r}")
-    return key.split("."), yaml.safe_load(value)
+    try:
+        return key.split("."), yaml.safe_load(value)
+    except yaml.YAMLError as error:
+        raise ConfigError(f"--set {item}: the value is not valid YAML: {yaml_problem(error)}") from error
+
+
+def yaml_problem(error: yaml.YAMLError) -> str:
+    """A YAML error in one line: what is wrong and where."""
+    problem = getattr(error, "problem", None) or str(error).splitlines()[0]
+    mark = getattr(error, "problem_mark", None)
+    where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
+    return f"{problem}{where}"
 
 
 def load_train_config(cls: type[C], path: str | Path | None = None, overrides: list[str] | tuple[str, ...] = ()) -> C:
@@ -142,14 +179,17 @@ def load_train_config(cls: type[C], path: str | Path | None = None, overrides: l
         except OSError as error:
             raise ConfigError(f"cannot read config {path} ({error.strerror})") from error
         except yaml.YAMLError as error:
-            raise ConfigError(f"{path} is not valid YAML ({error})") from error
+            raise ConfigError(f"{path} is not valid YAML: {yaml_problem(error)}") from error
         if not isinstance(data, dict):
             raise ConfigError(f"{path} must hold a mapping of config keys")
     for item in overrides:
         keys, value = parse_override(item)
         target = data
-        for key in keys[:-1]:
+        for depth, key in enumerate(keys[:-1]):
             target = target.setdefault(key, {})
+            if not isinstance(target, dict):
+                group = ".".join(keys[: depth + 1])
+                raise ConfigError(f"--set {item}: {group} is a value, not a group (only model.FIELD=VALUE nests)")
         target[keys[-1]] = value
     config = config_from_dict(cls, data)
     config.check()  # type: ignore[attr-defined]

@@ -52,7 +52,7 @@ def cache_path(spec: str, split: str, tokenizer_hash: str, flip: bool) -> Path:
 
 
 @torch.no_grad()
-def tokenize(tokenizer: VQGAN, images: ImageSet, flip: bool, device: torch.device, progress: bool) -> np.ndarray:
+def tokenize(tokenizer: VQGAN, images: ImageSet, *, flip: bool, device: torch.device, progress: bool) -> np.ndarray:
     """(N, V, h*w) token ids of every image (and of its mirror image if flip)."""
     tokenizer.eval()
     views = []
@@ -68,10 +68,10 @@ def tokenize(tokenizer: VQGAN, images: ImageSet, flip: bool, device: torch.devic
 
 
 def write_tokens(
-    path: Path, tokenizer: VQGAN, images: ImageSet, flip: bool, device: torch.device, progress: bool
+    path: Path, tokenizer: VQGAN, images: ImageSet, *, flip: bool, device: torch.device, progress: bool
 ) -> None:
     """Tokenize a split and save it (atomically) with its labels."""
-    tokens = tokenize(tokenizer, images, flip, device, progress)
+    tokens = tokenize(tokenizer, images, flip=flip, device=device, progress=progress)
     labels = images.labels if images.labels is not None else np.zeros(0, dtype=np.int64)
     atomic_write(path, lambda tmp: np.savez(open(tmp, "wb"), tokens=tokens, labels=labels))  # noqa: SIM115
 

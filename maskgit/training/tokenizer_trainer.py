@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from torch.nn.parallel import DistributedDataParallel
 
 from maskgit.checkpoint import save_checkpoint
-from maskgit.data.images import image_grid, save_png, to_uint8
+from maskgit.data.images import row_groups_grid, save_png, to_uint8
 from maskgit.data.registry import load_images
 from maskgit.tokenizer.metrics import reconstruction_metrics
 from maskgit.tokenizer.vqgan import VQGAN
@@ -45,10 +45,10 @@ class TokenizerTrainer(TrainLoop):
         device = self.runtime.device
         model_config = config.tokenizer_config()
         self.train_images = load_images(
-            config.data, "train", model_config.resolution, model_config.image_channels, config.strict_data
+            config.data, "train", model_config.resolution, model_config.image_channels, strict=config.strict_data
         )
         self.val_images = load_images(
-            config.data, "val", model_config.resolution, model_config.image_channels, config.strict_data
+            config.data, "val", model_config.resolution, model_config.image_channels, strict=config.strict_data
         )
         self.model = VQGAN(model_config).to(device)
         self.network = DistributedDataParallel(self.model) if self.runtime.distributed else self.model
@@ -150,10 +150,7 @@ class TokenizerTrainer(TrainLoop):
         images = self.val_images.tensors(slice(0, self.config.sample_images)).to(self.runtime.device)
         model = self.eval_model.eval()
         rec, _ = model.reconstruct(images)
-        columns = min(8, len(images))
-        rows = [to_uint8(images), to_uint8(rec)]
-        grids = [image_grid(row[i : i + columns], columns) for i in range(0, len(images), columns) for row in rows]
-        save_png(np.concatenate(grids, axis=0), path)
+        save_png(row_groups_grid([to_uint8(images), to_uint8(rec)]), path)
 
     def export(self, path: Path) -> None:
         if self.runtime.is_main:

@@ -11,7 +11,7 @@ from torch.nn.parallel import DistributedDataParallel
 
 from maskgit.checkpoint import load_checkpoint, save_checkpoint
 from maskgit.config import replace_config
-from maskgit.data.images import ImageSet, image_grid, save_png, to_uint8
+from maskgit.data.images import ImageSet, row_groups_grid, save_png, to_uint8
 from maskgit.data.masks import benchmark_masks
 from maskgit.data.registry import load_images
 from maskgit.decoding.config import DecodeConfig
@@ -47,7 +47,7 @@ class TransformerTrainer(TrainLoop):
         self.tokenizer = loaded.tokenizer.requires_grad_(False)
         self.tokenizer_hash = file_hash(Path(config.tokenizer))
         t = self.tokenizer.config
-        self.val_images = load_images(config.data, "val", t.resolution, t.image_channels, config.strict_data)
+        self.val_images = load_images(config.data, "val", t.resolution, t.image_channels, strict=config.strict_data)
         self.train_tokens = self._tokens("train", config.flip)
         self.val_tokens = self._tokens("val", False, self.val_images)
 
@@ -86,9 +86,9 @@ class TransformerTrainer(TrainLoop):
         if self.runtime.is_main and not path.is_file():
             t = self.tokenizer.config
             images = images or load_images(
-                self.config.data, split, t.resolution, t.image_channels, self.config.strict_data
+                self.config.data, split, t.resolution, t.image_channels, strict=self.config.strict_data
             )
-            write_tokens(path, self.tokenizer, images, flip, self.runtime.device, self.progress)
+            write_tokens(path, self.tokenizer, images, flip=flip, device=self.runtime.device, progress=self.progress)
         self.runtime.barrier()  # the other processes read what rank 0 wrote
         return read_tokens(path)
 
@@ -110,13 +110,17 @@ class TransformerTrainer(TrainLoop):
         total_loss = 0.0
         for micro in range(c.grad_accum):
             tokens, classes, generator = self._batch(order, micro)
-            batch = mask_tokens(tokens, self.model.config.mask_token_id, c.mask_schedule, generator)
+            batch = mask_tokens(tokens, self.model.config.mask_token_id, schedule=c.mask_schedule, generator=generator)
             last = micro == c.grad_accum - 1
             with nullcontext() if last or not self.runtime.distributed else self.network.no_sync():
                 with autocast(self.amp, device):
                     logits = self.network(batch.inputs.to(device), None if classes is None else classes.to(device))
                 loss = mvtm_loss(
-                    logits, batch.targets.to(device), batch.token_mask.to(device), c.loss_on, c.label_smoothing
+                    logits,
+                    batch.targets.to(device),
+                    batch.token_mask.to(device),
+                    loss_on=c.loss_on,
+                    label_smoothing=c.label_smoothing,
                 )
                 (loss / c.grad_accum).backward()
             total_loss += loss.item() / c.grad_accum
@@ -136,13 +140,14 @@ class TransformerTrainer(TrainLoop):
         for start in range(0, len(index), c.batch_size):
             rows = index[start : start + c.batch_size]
             tokens = torch.from_numpy(self.val_tokens.tokens[rows, 0].astype(np.int64))
-            batch = mask_tokens(tokens, model.config.mask_token_id, c.mask_schedule, generator)
+            batch = mask_tokens(tokens, model.config.mask_token_id, schedule=c.mask_schedule, generator=generator)
             with autocast(self.amp, r.device):
                 logits = model(batch.inputs.to(r.device))
             targets, token_mask = batch.targets.to(r.device), batch.token_mask.to(r.device)
-            loss_sum += mvtm_loss(logits, targets, token_mask, c.loss_on).item() * len(rows)
+            loss_sum += mvtm_loss(logits, targets, token_mask, loss_on=c.loss_on).item() * len(rows)
             n_masked = float(token_mask.sum())
-            hits += masked_token_accuracy(logits, targets, token_mask, model.config.codebook_size).item() * n_masked
+            accuracy = masked_token_accuracy(logits, targets, token_mask, codebook_size=model.config.codebook_size)
+            hits += accuracy.item() * n_masked
             masked += n_masked
             count += len(rows)
         return {"loss": r.mean(loss_sum / max(count, 1)), "masked_accuracy": r.mean(hits / max(masked, 1.0))}
@@ -157,9 +162,7 @@ class TransformerTrainer(TrainLoop):
         model = MaskGIT(self.tokenizer, self.eval_model).eval()
         result = model.inpaint(images, masks, DecodeConfig(), generator=torch.Generator().manual_seed(0))
         rows = [to_uint8(x) for x in (images.masked_fill(masks[:, None], 0.0), result.images, images)]
-        columns = min(8, len(images))
-        grids = [image_grid(row[i : i + columns], columns) for i in range(0, len(images), columns) for row in rows]
-        save_png(np.concatenate(grids, axis=0), path)
+        save_png(row_groups_grid(rows), path)
 
     def export(self, path: Path) -> None:
         """The tokenizer and the (EMA) transformer as one inference checkpoint (main process)."""
