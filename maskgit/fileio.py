@@ -4,8 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
+
+from maskgit.errors import InputError
+
+MANIFEST = "manifest.json"  # what marks an output folder as written by maskgit (and lists its results)
 
 
 def atomic_write(path: Path, write: Callable[[Path], object]) -> None:
@@ -32,3 +38,52 @@ def file_hash(path: Path, length: int = 16) -> str:
         for block in iter(lambda: f.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()[:length]
+
+
+def check_separate(out: Path, inputs: list[Path]) -> None:
+    """Refuse an output folder that is, holds, or lies inside one of the input folders."""
+    target = Path(out).resolve()
+    for folder in inputs:
+        source = Path(folder).resolve()
+        if target == source or source in target.parents or target in source.parents:
+            raise InputError(
+                f"--out {out} would write into the input folder {folder}: choose an output folder outside the inputs"
+            )
+
+
+def check_replaceable(out: Path) -> None:
+    """Refuse an output folder that write_folder may not replace: a file, or a folder with files that no
+    maskgit command wrote (no MANIFEST). Commands call it before their work, write_folder again at the end."""
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise InputError(f"--out {out} is a file: give a folder")
+    if out.is_dir() and any(out.iterdir()) and not (out / MANIFEST).is_file():
+        raise InputError(
+            f"--out {out} holds files that maskgit did not write (no {MANIFEST}): choose a new or empty folder"
+        )
+
+
+def write_folder(out: Path, fill: Callable[[Path], object]) -> None:
+    """Write a whole output folder at once: fill(tmp) writes into a new hidden sibling folder, which then
+    replaces `out`. An interrupted run leaves `out` as it was.
+
+    `out` may be missing, empty, or an earlier maskgit output (it holds MANIFEST): that one is replaced
+    completely, so no old result stays beside the new ones. Any other folder is refused.
+    """
+    out = Path(out)
+    check_replaceable(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    for stale in out.parent.glob(f".{out.name}.*.partial"):  # left by a run that was killed
+        shutil.rmtree(stale, ignore_errors=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".partial", dir=out.parent))
+    try:
+        fill(tmp)
+        if out.exists():
+            old = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".partial", dir=out.parent))
+            os.replace(out, old / out.name)
+            os.replace(tmp, out)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, out)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)

@@ -1,9 +1,13 @@
 """Hostile and awkward inputs: each ends in the right result or a one-line error with exit code 2, never a
 traceback, never a changed input file."""
 
+import json
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 
 from maskgit.cli import main
 from maskgit.errors import ConfigError
@@ -104,3 +108,104 @@ def test_numbers_are_never_silently_reinterpreted():
     with pytest.raises(ConfigError, match=r"epochs must be a whole number, got 3\.5"):
         load_train_config(TokenizerTrainConfig, None, ["epochs=3.5"])
     assert np.isfinite(config.lr)
+
+
+# ---- outputs never destroy inputs --------------------------------------------------------------------------
+
+
+@pytest.fixture
+def image_folders(tmp_path):
+    """8 RGB 16x16 images and masks (white = known, black = missing) in two folders."""
+    rng = np.random.default_rng(0)
+    images, masks = tmp_path / "images", tmp_path / "masks"
+    images.mkdir()
+    masks.mkdir()
+    for i in range(8):
+        Image.fromarray(rng.integers(0, 256, (16, 16, 3), dtype=np.uint8)).save(images / f"{i}.png")
+        mask = np.full((16, 16), 255, np.uint8)
+        mask[4:10, 3:12] = 0
+        Image.fromarray(mask).save(masks / f"{i}.png")
+    return images, masks
+
+
+def snapshot(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def inpaint_args(model_file, images, masks, out, *extra):
+    return [
+        "inpaint",
+        "--model",
+        str(model_file),
+        "--images",
+        str(images),
+        "--masks",
+        str(masks),
+        "--out",
+        str(out),
+        *extra,
+    ]
+
+
+@pytest.mark.parametrize("where", ["the images folder", "inside the images folder", "the masks folder", "above both"])
+def test_inpaint_refuses_an_output_folder_that_overlaps_an_input(capsys, model_file, image_folders, where):
+    images, masks = image_folders
+    out = {
+        "the images folder": images,
+        "inside the images folder": images / "filled",
+        "the masks folder": masks,
+        "above both": images.parent,
+    }[where]
+    before = snapshot(images.parent)
+    line = one_line_error(capsys, inpaint_args(model_file, images, masks, out))
+    assert "would write into the input folder" in line
+    assert snapshot(images.parent) == before  # nothing written, nothing changed
+
+
+def test_a_rerun_replaces_the_earlier_run_completely(capsys, model_file, image_folders, tmp_path):
+    images, masks = image_folders
+    out = tmp_path / "out"
+    assert main(inpaint_args(model_file, images, masks, out)) == 0
+    assert main(inpaint_args(model_file, images, masks, out, "--limit", "3")) == 0
+    manifest = json.loads((out / "manifest.json").read_text())
+    written = sorted(p.name for p in out.glob("image_*.png"))
+    assert written == manifest["outputs"] == ["image_000.png", "image_001.png", "image_002.png"]
+    assert len(list((out / "reconstruction").iterdir())) == 3
+    assert not list(tmp_path.glob(".out.*"))  # no temporary folders left behind
+
+
+def test_a_folder_maskgit_did_not_write_is_refused_as_output(capsys, model_file, image_folders, tmp_path):
+    images, masks = image_folders
+    out = tmp_path / "thesis"
+    out.mkdir()
+    (out / "chapter1.tex").write_text("precious")
+    assert "did not write" in one_line_error(capsys, inpaint_args(model_file, images, masks, out))
+    assert (out / "chapter1.tex").read_text() == "precious"
+
+
+def test_a_write_that_fails_midway_leaves_the_earlier_output_intact(tmp_path):
+    from maskgit.fileio import MANIFEST, write_folder
+
+    out = tmp_path / "out"
+    write_folder(out, lambda folder: (folder / MANIFEST).write_text("{}"))
+
+    def fails(folder: Path) -> None:
+        (folder / "half.png").write_bytes(b"x")
+        raise OSError(28, "No space left on device")
+
+    with pytest.raises(OSError, match="No space"):
+        write_folder(out, fails)
+    assert sorted(p.name for p in out.iterdir()) == [MANIFEST]
+    assert [p.name for p in tmp_path.iterdir()] == ["out"]  # the partial folder is gone
+
+
+def test_fid_scores_exactly_the_images_a_manifest_lists(capsys, model_file, image_folders, tmp_path):
+    images, masks = image_folders
+    out = tmp_path / "out"
+    assert main(inpaint_args(model_file, images, masks, out)) == 0
+    capsys.readouterr()
+    assert main(["fid", str(out), str(images)]) == 0  # preview.png and reconstruction/ are not results
+    printed = capsys.readouterr().out
+    assert "(8 vs 8 images)" in printed  # not 8 + 8 reconstructions + the preview
+    (out / "image_003.png").unlink()
+    assert "1 listed file(s) missing, e.g. image_003.png" in one_line_error(capsys, ["fid", str(out), str(images)])

@@ -40,6 +40,22 @@ def score_samples(images: np.ndarray, data: str, device: str | None) -> None:
     print(json.dumps({"data": data, **scores}))
 
 
+def manifest_outputs(folder: Path) -> list[str] | None:
+    """The result files an output folder's manifest lists (maskgit inpaint / generate), else None."""
+    from maskgit.fileio import MANIFEST
+
+    path = folder / MANIFEST
+    if not path.is_file():
+        return None
+    try:
+        outputs = json.loads(path.read_text())["outputs"]
+    except (ValueError, KeyError, TypeError) as error:
+        raise InputError(f"{path} is damaged ({error.__class__.__name__}): re-run the command that wrote it") from error
+    if not isinstance(outputs, list) or not all(isinstance(n, str) for n in outputs):
+        raise InputError(f"{path}: 'outputs' must list file names")
+    return outputs
+
+
 def load_fid_images(spec: str, split: str) -> np.ndarray:
     """A folder, a lab test_gt.csv, or a dataset name (its `split`), as uint8 (N, H, W, C)."""
     from maskgit.data.folder import read_folder, read_lab_ground_truth
@@ -47,7 +63,7 @@ def load_fid_images(spec: str, split: str) -> np.ndarray:
 
     path = Path(spec)
     if path.is_dir():
-        return read_folder(path).images
+        return read_folder(path, names=manifest_outputs(path)).images
     if path.suffix == ".csv":
         if not path.is_file():
             raise InputError(f"no file {path}")

@@ -56,17 +56,27 @@ def read_inpainting_inputs(args: argparse.Namespace, resolution: int, channels: 
     return set_channels(images.images, channels)[:n], masks[:n], None, images.names[:n]
 
 
+def input_folders(args: argparse.Namespace) -> list[Path]:
+    """The folders `maskgit inpaint` reads, which its --out must stay out of."""
+    folders = [Path(p) for p in (args.images, args.masks) if p and Path(p).is_dir()]
+    if args.data and args.data.startswith(("lab:", "folder:")):
+        folders.append(Path(args.data.partition(":")[2]))
+    return folders
+
+
 def cmd_inpaint(args: argparse.Namespace) -> None:
     from maskgit.data.images import save_png
     from maskgit.experiments.inpainting import InpaintingSet
     from maskgit.experiments.pictures import comparison_grid, save_trace
-    from maskgit.fileio import atomic_write
+    from maskgit.fileio import MANIFEST, check_replaceable, check_separate, write_folder
 
+    out = Path(args.out)
+    check_separate(out, input_folders(args))
+    check_replaceable(out)
     model = load_model(args.model, args.device)
     c = model.tokenizer.config
     inputs, masks, truth, names = read_inpainting_inputs(args, c.resolution, c.image_channels)
     config = decode_config(args)
-    out = Path(args.out)
     started = time.perf_counter()
     images = InpaintingSet(model, inputs, masks, args.batch_size, fill=args.fill)
     traced = list(range(len(images))) if args.trace else None
@@ -80,32 +90,35 @@ def cmd_inpaint(args: argparse.Namespace) -> None:
     decoded = result.by_sweet_spot[config.steps_to_run]
     width = max(3, len(str(len(images) - 1)))
     files = [f"image_{i:0{width}d}.png" for i in range(len(images))]
-    for image, name in zip(decoded.images, files, strict=True):
-        save_png(image, out / name)
-    for image, name in zip(decoded.reconstruction, files, strict=True):
-        save_png(image, out / "reconstruction" / name)
     shown = list(range(min(8, len(images))))
-    grid = comparison_grid(
+    preview = comparison_grid(
         inputs[shown],
         [decoded.images[shown]],
         truth[shown] if truth is not None else decoded.reconstruction[shown],
         masks[shown],
     )
-    save_png(grid, out / "preview.png")
-    if result.trace is not None:
-        save_trace(result.trace, out / "trace", files)
     manifest = {
         "model": str(resolve_model(args.model)),
         "decode": vars(config),
         "fill": args.fill,
         "seed": args.seed,
         "inputs": names,
-        "outputs": files,
+        "outputs": files,  # the results: what `maskgit fid` scores in this folder
         "seconds": round(time.perf_counter() - started, 2),
         "still_masked_fraction": float(decoded.remaining.mean()),
     }
-    body = json.dumps(manifest, indent=2)
-    atomic_write(out / "manifest.json", lambda tmp: tmp.write_text(body))
+
+    def write(folder: Path) -> None:
+        for image, name in zip(decoded.images, files, strict=True):
+            save_png(image, folder / name)
+        for image, name in zip(decoded.reconstruction, files, strict=True):
+            save_png(image, folder / "reconstruction" / name)
+        save_png(preview, folder / "preview.png")
+        if result.trace is not None:
+            save_trace(result.trace, folder / "trace", files)
+        (folder / MANIFEST).write_text(json.dumps(manifest, indent=2))
+
+    write_folder(out, write)
     rate = len(images) / max(manifest["seconds"], 1e-9)
     print(f"inpainted {len(images)} images in {manifest['seconds']:.1f} s ({rate:.1f} images/s): {out}/image_*.png")
     last = "ground truth" if truth is not None else "raw reconstruction"
@@ -117,7 +130,9 @@ def cmd_inpaint(args: argparse.Namespace) -> None:
 def cmd_generate(args: argparse.Namespace) -> None:
     from maskgit.data.images import image_grid, save_png, to_uint8
     from maskgit.decoding.parallel_decode import per_image_generators
+    from maskgit.fileio import MANIFEST, check_replaceable, write_folder
 
+    check_replaceable(Path(args.out))
     model = load_model(args.model, args.device)
     config = decode_config(args)
     classes = model.transformer.config.num_classes
@@ -137,10 +152,25 @@ def cmd_generate(args: argparse.Namespace) -> None:
         result = model.generate(n, config, class_ids=class_ids, generator=generators, amp_dtype=amp(args, model.device))
         pictures.append(to_uint8(result.images))
     images = np.concatenate(pictures)
-    for i, image in enumerate(images):
-        save_png(image, out / f"sample_{i:03d}.png")
-    save_png(image_grid(images, columns=8), out / "grid.png")
     seconds = time.perf_counter() - started
+    width = max(3, len(str(len(images) - 1)))
+    files = [f"sample_{i:0{width}d}.png" for i in range(len(images))]
+    manifest = {
+        "model": str(resolve_model(args.model)),
+        "decode": vars(config),
+        "seed": args.seed,
+        "class_id": args.class_id,
+        "outputs": files,  # the results: what `maskgit fid` scores in this folder
+        "seconds": round(seconds, 2),
+    }
+
+    def write(folder: Path) -> None:
+        for image, name in zip(images, files, strict=True):
+            save_png(image, folder / name)
+        save_png(image_grid(images, columns=8), folder / "grid.png")
+        (folder / MANIFEST).write_text(json.dumps(manifest, indent=2))
+
+    write_folder(out, write)
     print(f"generated {len(images)} images in {seconds:.1f} s: {out}/sample_*.png, grid {out / 'grid.png'}")
     if args.score:
         from maskgit.cli.evaluate import score_samples

@@ -43,11 +43,18 @@ def read_images(paths: list[Path], resolution: int, strict: bool = False) -> tup
     return np.stack(images), kept
 
 
-def read_folder(root: Path, resolution: int | None = None) -> ImageSet:
-    """Every image under `root` (sorted by path) at its own size, which must be `resolution` (default: the
-    first image's) for all; transparency is composited on white. Nothing is resized or cropped."""
+def read_folder(root: Path, resolution: int | None = None, *, names: list[str] | None = None) -> ImageSet:
+    """Every image under `root` (sorted by path), or the files `names` (relative to root) in that order, at
+    their own size, which must be `resolution` (default: the first image's) for all; transparency is
+    composited on white. Nothing is resized or cropped."""
     root = Path(root)
-    paths = image_files(root)
+    if names is None:
+        paths = image_files(root)
+    else:
+        paths = [root / name for name in names]
+        missing = [name for name, path in zip(names, paths, strict=True) if not path.is_file()]
+        if missing:
+            raise DataError(f"{root}: {len(missing)} listed file(s) missing, e.g. {missing[0]}")
     if not paths:
         raise DataError(f"no image files ({', '.join(sorted(IMAGE_SUFFIXES))}) in {root}")
     images = []
