@@ -117,10 +117,10 @@ class MaskGIT(nn.Module):
             amp_dtype: autocast dtype for the transformer, e.g. torch.bfloat16.
             micro_batch: images per forward pass (None: the device's default, see maskgit.batching).
         """
-        mask = as_pixel_mask(pixel_mask, images).to(images.device)  # (B, 1, H, W)
         tokens, token_mask = self.tokenize_known(
-            images, mask, fill=fill, coverage_threshold=coverage_threshold, micro_batch=micro_batch
-        )  # (B, N) each
+            images, pixel_mask, fill=fill, coverage_threshold=coverage_threshold, micro_batch=micro_batch
+        )  # (B, N) each; checks the images and the mask
+        mask = as_pixel_mask(pixel_mask, images).to(images.device)  # (B, 1, H, W)
         result = decode_tokens(
             self.transformer,
             tokens,
@@ -195,7 +195,7 @@ class MaskGIT(nn.Module):
         token is unknown if its patch has missing pixels beyond `coverage_threshold` (pixel_mask_to_token_mask).
         images: (B, C, H, W) in [-1, 1]; pixel_mask: (B, H, W) or (B, 1, H, W) bool, True = missing.
         """
-        self.tokenizer.check_images(images)
+        self.tokenizer.check_pixel_values(images)
         mask = as_pixel_mask(pixel_mask, images).to(images.device)
         tokens = in_micro_batches(self.tokenizer.encode, fill_missing(images, mask, fill), size=micro_batch).flatten(1)
         return tokens, pixel_mask_to_token_mask(mask, self.tokenizer.config.grid_size, coverage_threshold)

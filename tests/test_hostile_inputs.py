@@ -2,6 +2,7 @@
 traceback, never a changed input file."""
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -209,3 +210,105 @@ def test_fid_scores_exactly_the_images_a_manifest_lists(capsys, model_file, imag
     assert "(8 vs 8 images)" in printed  # not 8 + 8 reconstructions + the preview
     (out / "image_003.png").unlink()
     assert "1 listed file(s) missing, e.g. image_003.png" in one_line_error(capsys, ["fid", str(out), str(images)])
+
+
+# ---- every image mode Pillow reads -------------------------------------------------------------------------
+
+
+def palette(index_colour: tuple[int, int, int]) -> list[int]:
+    return [*index_colour, 0, 0, 255] + [0, 0, 0] * 254
+
+
+MODES = {  # a 4x4 file of one pixel value -> the RGB maskgit must read
+    "L": (lambda: Image.new("L", (4, 4), 100), "png", (100, 100, 100)),
+    "1": (lambda: Image.new("1", (4, 4), 1), "png", (255, 255, 255)),
+    "P": (lambda: _palette_image(transparent=False), "png", (200, 10, 20)),
+    "P transparent": (lambda: _palette_image(transparent=True), "png", (255, 255, 255)),
+    "LA opaque": (lambda: Image.new("LA", (4, 4), (100, 255)), "png", (100, 100, 100)),
+    "LA transparent": (lambda: Image.new("LA", (4, 4), (100, 0)), "png", (255, 255, 255)),
+    "RGBA half": (lambda: Image.new("RGBA", (4, 4), (0, 0, 0, 128)), "png", (127, 127, 127)),
+    "I;16": (lambda: Image.fromarray(np.full((4, 4), 25700, np.uint16)), "png", (100, 100, 100)),
+    "I;16 white": (lambda: Image.fromarray(np.full((4, 4), 65535, np.uint16)), "png", (255, 255, 255)),
+    "CMYK": (lambda: Image.new("CMYK", (4, 4), (0, 255, 255, 0)), "jpg", (255, 0, 0)),
+    "RGB bmp": (lambda: Image.new("RGB", (4, 4), (1, 2, 3)), "bmp", (1, 2, 3)),
+}
+
+
+def _palette_image(transparent: bool) -> Image.Image:
+    image = Image.new("P", (4, 4), 0)
+    image.putpalette(palette((200, 10, 20)))
+    if transparent:
+        image.info["transparency"] = 0
+    return image
+
+
+@pytest.mark.parametrize("mode", list(MODES))
+def test_every_image_mode_reads_as_the_rgb_it_shows(tmp_path, mode):
+    from maskgit.data.images import read_image
+
+    make, suffix, expected = MODES[mode]
+    path = tmp_path / f"image.{suffix}"
+    image = make()
+    image.save(path, **({"transparency": 0} if mode == "P transparent" else {}))
+    pixels = read_image(path)
+    assert pixels.shape == (4, 4, 3) and pixels.dtype == np.uint8
+    tolerance = 3 if suffix == "jpg" else 1  # JPEG is lossy
+    assert np.abs(pixels.astype(int) - expected).max() <= tolerance, pixels[0, 0]
+
+
+def test_a_16_bit_mask_reads_as_the_mask_it_shows(tmp_path):
+    from maskgit.data.masks import read_mask
+
+    values = np.full((8, 8), 65535, np.uint16)
+    values[2:5, 1:7] = 0  # black: missing
+    Image.fromarray(values).save(tmp_path / "mask.png")
+    mask = read_mask(tmp_path / "mask.png", 8)
+    assert mask.sum() == 18 and mask[2:5, 1:7].all()
+
+
+@pytest.mark.parametrize("mode", ["I", "F"])
+def test_32_bit_images_are_refused_with_the_reason(mode):
+    from maskgit.data.images import as_rgb8
+    from maskgit.errors import DataError
+
+    with pytest.raises(DataError, match=r"32-bit .* save it as an 8- or 16-bit PNG"):
+        as_rgb8(Image.new(mode, (4, 4), 7))
+
+
+# ---- the Python API says what it expected ------------------------------------------------------------------
+
+BAD_IMAGES = {
+    "0..255 pixels": (lambda x: (x + 1) * 127.5, "divide 0..255 pixels by 127.5"),
+    "an inf": (lambda x: x.index_put((torch.tensor([0]),), torch.tensor(float("inf"))), "finite values in [-1, 1]"),
+    "a NaN": (lambda x: x.index_put((torch.tensor([1]),), torch.tensor(float("nan"))), "finite values in [-1, 1]"),
+    "uint8": (lambda x: ((x + 1) * 127.5).to(torch.uint8), "expected float images"),
+    "no batch axis": (lambda x: x[0], "expected float images of shape (B, 3, 16, 16)"),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_IMAGES))
+def test_inpaint_refuses_images_out_of_range_or_shape(tiny_model, images, case):
+    from maskgit.errors import InputError
+
+    change, message = BAD_IMAGES[case]
+    mask = torch.zeros(4, 16, 16, dtype=torch.bool)
+    mask[:, 2:6] = True
+    with pytest.raises(InputError, match=re.escape(message)):
+        tiny_model.inpaint(change(images.clone()), mask)
+
+
+@pytest.mark.parametrize(
+    ("mask", "message"),
+    [
+        (torch.zeros(4, 16, 16, dtype=torch.uint8), "must be a bool tensor"),
+        (np.zeros((4, 16, 16), bool), "must be a bool tensor"),
+        (torch.zeros(4, 8, 8, dtype=torch.bool), "does not match images"),
+        (torch.zeros(16, 16, dtype=torch.bool), "must be"),
+    ],
+    ids=["uint8", "numpy", "other size", "no batch axis"],
+)
+def test_inpaint_refuses_masks_of_the_wrong_type_or_shape(tiny_model, images, mask, message):
+    from maskgit.errors import InputError
+
+    with pytest.raises(InputError, match=message):
+        tiny_model.inpaint(images, mask)

@@ -30,6 +30,8 @@ def read_images(paths: list[Path], resolution: int, strict: bool = False) -> tup
         try:
             images.append(fit_to_square(read_image(path)[None], resolution)[0])
             kept.append(path)
+        except DataError as error:  # a mode maskgit refuses, with the reason
+            bad.append(f"{path.name} ({error})")
         except (OSError, UnidentifiedImageError, Image.DecompressionBombError, ValueError) as error:
             bad.append(f"{path.name} ({error.__class__.__name__})")
     if bad:
@@ -61,6 +63,8 @@ def read_folder(root: Path, resolution: int | None = None, *, names: list[str] |
     for path in paths:
         try:
             image = read_image(path)
+        except DataError as error:
+            raise DataError(f"cannot read {path}: {error}") from error
         except (OSError, UnidentifiedImageError, Image.DecompressionBombError, ValueError) as error:
             raise DataError(f"cannot read {path} ({error.__class__.__name__}): fix or remove it") from error
         side = resolution or (images[0].shape[0] if images else image.shape[0])

@@ -90,15 +90,32 @@ def set_channels(images: np.ndarray, channels: int) -> np.ndarray:
     raise DataError(f"cannot convert {have}-channel images to {channels} channels")
 
 
+SIXTEEN_BIT_MODES = ("I;16", "I;16B", "I;16L", "I;16N")  # 16-bit greyscale (PNG)
+ALPHA_MODES = ("RGBA", "LA", "P", "PA", "La", "RGBa")  # transparency, composited on a background
+
+
 def read_image(path: Path, background: int = 255) -> np.ndarray:
     """A file as uint8 (H, W, 3); transparency is composited on a white (background) canvas."""
     with Image.open(path) as image:
         image.load()
-        if image.mode in ("RGBA", "LA", "P"):
-            rgba = image.convert("RGBA")
-            canvas = Image.new("RGBA", rgba.size, (background, background, background, 255))
-            return np.asarray(Image.alpha_composite(canvas, rgba).convert("RGB"))
-        return np.asarray(image.convert("RGB"))
+        return as_rgb8(image, background)
+
+
+def as_rgb8(image: Image.Image, background: int = 255) -> np.ndarray:
+    """Any Pillow image mode as uint8 (H, W, 3), scaled by its bit depth: 16-bit greyscale is divided by 257
+    (Pillow's own conversion would clip it to white); palettes and alpha are composited on `background`;
+    CMYK and the rest go through Pillow. 32-bit integer or float images are refused (their range is unknown)."""
+    mode = image.mode
+    if mode in SIXTEEN_BIT_MODES:
+        grey = ((np.asarray(image).astype(np.uint32) + 128) // 257).astype(np.uint8)  # 0..65535 -> 0..255
+        return np.repeat(grey[..., None], 3, axis=2)
+    if mode in ("I", "F"):
+        raise DataError(f"a 32-bit {'integer' if mode == 'I' else 'float'} image: save it as an 8- or 16-bit PNG")
+    if mode in ALPHA_MODES:
+        rgba = image.convert("RGBA")
+        canvas = Image.new("RGBA", rgba.size, (background, background, background, 255))
+        return np.asarray(Image.alpha_composite(canvas, rgba).convert("RGB"))
+    return np.asarray(image.convert("RGB"))
 
 
 def save_png(image: np.ndarray, path: Path) -> None:

@@ -10,9 +10,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageDraw
+from PIL import Image, ImageDraw, UnidentifiedImageError
 
-from maskgit.data.images import save_png
+from maskgit.data.images import read_image, save_png
 from maskgit.errors import DataError
 
 MASK_KINDS = ("strokes", "boxes", "outpaint", "large")
@@ -132,10 +132,10 @@ def write_masks(masks: np.ndarray, folder: Path) -> list[Path]:
 def read_mask(path: Path, resolution: int | None = None) -> np.ndarray:
     """A mask image as bool (H, W), True = missing: dark pixels (< 128 in luma) are missing."""
     try:
-        with Image.open(path) as image:
-            grey = np.asarray(image.convert("L"))
-    except OSError as error:
+        rgb = read_image(path)  # every mode scaled to 8 bits (a 16-bit mask is not all white)
+    except (OSError, UnidentifiedImageError, Image.DecompressionBombError, ValueError) as error:
         raise DataError(f"cannot read mask {path} ({error})") from error
+    grey = np.asarray(Image.fromarray(rgb).convert("L"))
     if resolution is not None and grey.shape != (resolution, resolution):
         raise DataError(f"mask {path} is {grey.shape[1]}x{grey.shape[0]}, expected {resolution}x{resolution}")
     return grey < 128

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import torch
 import torch.nn.functional as F
 from torch import Tensor
 
@@ -10,6 +11,12 @@ from maskgit.errors import InputError
 
 def as_pixel_mask(pixel_mask: Tensor, images: Tensor | None = None) -> Tensor:
     """Normalise a pixel mask to (B, 1, H, W) bool (True = missing), checking it against `images`."""
+    if not isinstance(pixel_mask, Tensor) or pixel_mask.dtype != torch.bool:
+        kind = pixel_mask.dtype if isinstance(pixel_mask, Tensor) else type(pixel_mask).__name__
+        raise InputError(
+            f"pixel_mask must be a bool tensor (True = missing), got {kind}: for a mask image that is white where "
+            "known, pass mask < 128"
+        )
     if pixel_mask.dim() == 3:
         pixel_mask = pixel_mask[:, None]
     if pixel_mask.dim() != 4 or pixel_mask.shape[1] != 1:
@@ -19,7 +26,7 @@ def as_pixel_mask(pixel_mask: Tensor, images: Tensor | None = None) -> Tensor:
             f"pixel_mask {tuple(pixel_mask.shape)} does not match images {tuple(images.shape)}: "
             "give one mask of the images' height and width per image"
         )
-    return pixel_mask.bool()
+    return pixel_mask
 
 
 def pixel_mask_to_token_mask(pixel_mask: Tensor, grid_size: int, coverage_threshold: float = 0.0) -> Tensor:

@@ -110,6 +110,17 @@ class VQGAN(nn.Module):
                 f"{images.dtype}: resize the images to {r}x{r} with {c} channel(s)"
             )
 
+    def check_pixel_values(self, images: Tensor) -> None:
+        """Raise InputError unless every value is finite and in [-1, 1]: checked once where images enter the
+        API (MaskGIT.tokenize_known), not on every encode."""
+        self.check_images(images)
+        if images.numel() == 0 or images.device.type == "meta":
+            return
+        low, high = float(images.min()), float(images.max())
+        if not (low >= -1.0 - 1e-3 and high <= 1.0 + 1e-3):  # NaN fails both comparisons
+            hint = ": divide 0..255 pixels by 127.5 and subtract 1" if 2 < high < float("inf") else ""
+            raise InputError(f"images must hold finite values in [-1, 1], got values in [{low:g}, {high:g}]{hint}")
+
     def check_tokens(self, tokens: Tensor) -> None:
         g, k = self.config.grid_size, self.config.codebook_size
         if tokens.dim() != 3 or tokens.shape[1:] != (g, g) or tokens.dtype != torch.int64:
