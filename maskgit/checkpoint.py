@@ -83,16 +83,39 @@ def save_checkpoint(
     atomic_write(Path(path), lambda tmp: save_file(tensors, str(tmp), metadata=metadata))
 
 
+def resolve_checkpoint(path: str | Path) -> Path:
+    """A checkpoint file, or a run folder: its best.safetensors (lowest validation loss), else model.safetensors."""
+    p = Path(path)
+    if p.is_dir():
+        for name in ("best.safetensors", "model.safetensors"):
+            if (p / name).is_file():
+                return p / name
+        raise CheckpointError(
+            f"{p} holds no best.safetensors or model.safetensors: is it a `maskgit train` run folder?"
+        )
+    if not p.is_file():
+        raise CheckpointError(f"no model at {p}: give a run folder or a .safetensors checkpoint")
+    return p
+
+
+PICKLE_MAGIC = (b"PK\x03\x04", b"\x80")  # torch.save's zip format, and a bare pickle
+
+
 def read_checkpoint(path: str | Path) -> tuple[dict[str, Any], dict[str, Tensor]]:
-    """The header dict and the tensors of a checkpoint file, or a CheckpointError saying what is wrong."""
-    path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(f"no checkpoint at {path}: check the path")
+    """The header dict and the tensors of a checkpoint file (or a run folder's, see resolve_checkpoint), or a
+    CheckpointError saying what is wrong. Nothing is ever unpickled."""
+    path = resolve_checkpoint(path)
     try:
         with safe_open(str(path), framework="pt", device="cpu") as f:
             raw = (f.metadata() or {}).get(METADATA_KEY)
             tensors = {key: f.get_tensor(key) for key in f.keys()}  # noqa: SIM118 - safe_open is not iterable
     except (SafetensorError, OSError) as error:
+        with open(path, "rb") as f:
+            if f.read(4).startswith(PICKLE_MAGIC):
+                raise CheckpointError(
+                    f"{path} is a PyTorch pickle (torch.save), not a safetensors checkpoint: maskgit never unpickles "
+                    "files (unpickling can run code); in code you trust, load it and save the models with MaskGIT.save"
+                ) from error
         raise CheckpointError(
             f"{path} is not a readable safetensors file ({error}): it is corrupt or truncated; save or copy it again"
         ) from error
@@ -115,7 +138,14 @@ def read_checkpoint(path: str | Path) -> tuple[dict[str, Any], dict[str, Tensor]
 
 def load_state(module: nn.Module, tensors: Mapping[str, Tensor], source: str) -> None:
     """Load `tensors` (keys without prefix) into `module`, naming any missing, extra or misshapen tensor."""
+    check_fit(module.state_dict(), tensors, source)
     expected = module.state_dict()
+    module.load_state_dict({k: v.to(expected[k].dtype) for k, v in tensors.items()})
+
+
+def check_fit(expected: Mapping[str, Tensor], tensors: Mapping[str, Tensor], source: str) -> None:
+    """CheckpointError unless `tensors` has exactly the keys and shapes of `expected` (a state dict, which may
+    live on the meta device: nothing is allocated)."""
     missing = sorted(set(expected) - set(tensors))
     unexpected = sorted(set(tensors) - set(expected))
     if missing or unexpected:
@@ -131,7 +161,6 @@ def load_state(module: nn.Module, tensors: Mapping[str, Tensor], source: str) ->
                 f"{source}: tensor {key} has shape {tuple(value.shape)} in the file but the model expects "
                 f"{tuple(expected[key].shape)}: the weights do not fit the config"
             )
-    module.load_state_dict({k: v.to(expected[k].dtype) for k, v in tensors.items()})
 
 
 def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> LoadedCheckpoint:
@@ -146,9 +175,12 @@ def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> Loa
             config = config_from_dict(config_cls, config_dict)
         except (ConfigError, TypeError) as error:
             raise CheckpointError(f"{path}: the {name} config is invalid ({error})") from error
-        model = model_cls(config)
         prefix = f"{name}."
         own = {k[len(prefix) :]: v for k, v in tensors.items() if k.startswith(prefix)}
+        with torch.device("meta"):  # the config's shapes, checked against the file before anything is allocated
+            skeleton = model_cls(config)
+        check_fit(skeleton.state_dict(), own, f"{path} ({name})")
+        model = model_cls(config)
         load_state(model, own, f"{path} ({name})")
         built[name] = model.to(device).eval()
     return LoadedCheckpoint(built.get("tokenizer"), built.get("transformer"), header)  # type: ignore[arg-type]

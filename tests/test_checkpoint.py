@@ -58,7 +58,7 @@ def test_saving_is_atomic_and_leaves_no_temporary_file(tiny_model, tmp_path, mon
 
 
 def test_a_missing_file_is_a_clear_error(tmp_path):
-    with pytest.raises(CheckpointError, match=r"no checkpoint at .*nothing\.safetensors"):
+    with pytest.raises(CheckpointError, match=r"no model at .*nothing\.safetensors: give a run folder or a \.safe"):
         load_checkpoint(tmp_path / "nothing.safetensors")
 
 

@@ -312,3 +312,70 @@ def test_inpaint_refuses_masks_of_the_wrong_type_or_shape(tiny_model, images, ma
 
     with pytest.raises(InputError, match=message):
         tiny_model.inpaint(images, mask)
+
+
+# ---- checkpoints are checked before anything is built ------------------------------------------------------
+
+
+class Payload:
+    """Unpickling this would create a file: proof that nothing was unpickled."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return (Path.touch, (self.marker,))
+
+
+def test_a_pickle_checkpoint_is_named_and_never_unpickled(tmp_path, capsys):
+    marker = tmp_path / "payload-ran"
+    torch.save({"state": Payload(marker)}, tmp_path / "model.pt")
+    line = one_line_error(capsys, ["inspect", str(tmp_path / "model.pt")])
+    assert "is a PyTorch pickle (torch.save)" in line and "never unpickles" in line
+    assert not marker.exists()
+
+
+def _rewrite_header(path: Path, change) -> None:
+    from safetensors.torch import save_file
+
+    from maskgit.checkpoint import METADATA_KEY, read_checkpoint
+
+    header, tensors = read_checkpoint(path)
+    change(header["models"])
+    save_file(tensors, str(path), metadata={METADATA_KEY: json.dumps(header)})
+
+
+def test_a_header_that_claims_a_huge_model_is_refused_before_it_is_built(model_file):
+    from maskgit.checkpoint import load_checkpoint
+    from maskgit.errors import CheckpointError
+
+    def huge(models: dict) -> None:  # about 3.3 TB of float32 weights if it were built
+        models["transformer"].update(dim=65536, mlp_hidden=262144, depth=48)
+
+    _rewrite_header(model_file, huge)
+    with pytest.raises(CheckpointError, match=r"the weights do not fit the model \(missing blocks\.10"):
+        load_checkpoint(model_file)
+
+
+def test_a_header_value_of_the_wrong_type_is_named(model_file):
+    from maskgit.checkpoint import load_checkpoint
+    from maskgit.errors import CheckpointError
+
+    _rewrite_header(model_file, lambda models: models["transformer"].update(dim="32"))
+    with pytest.raises(
+        CheckpointError, match=r"the transformer config is invalid \(dim must be a whole number, got .32."
+    ):
+        load_checkpoint(model_file)
+
+
+def test_maskgit_load_takes_a_run_folder_like_the_command_line(tiny_model, tmp_path):
+    from maskgit import MaskGIT
+
+    tiny_model.save(tmp_path / "best.safetensors")
+    loaded = MaskGIT.load(tmp_path)
+    assert loaded.transformer.config == tiny_model.transformer.config
+
+
+@pytest.mark.parametrize("spec", ["/nope", "./missing_folder", "results/x.csv"])
+def test_fid_of_a_missing_path_says_so(capsys, spec):
+    assert f"no folder or file at {spec}" in one_line_error(capsys, ["fid", spec, "emoji"])

@@ -15,16 +15,10 @@ from maskgit.errors import InputError
 
 
 def resolve_model(path: str) -> Path:
-    """A checkpoint file, or a run folder: its best.safetensors (lowest validation loss), else model.safetensors."""
-    p = Path(path)
-    if p.is_dir():
-        for name in ("best.safetensors", "model.safetensors"):
-            if (p / name).is_file():
-                return p / name
-        raise InputError(f"{p} holds no best.safetensors or model.safetensors: is it a `maskgit train` run folder?")
-    if not p.is_file():
-        raise InputError(f"no model at {p}: give a run folder or a .safetensors checkpoint")
-    return p
+    """A checkpoint file, or a run folder's best checkpoint (maskgit.checkpoint.resolve_checkpoint)."""
+    from maskgit.checkpoint import resolve_checkpoint
+
+    return resolve_checkpoint(path)
 
 
 def load_model(path: str, device: str | None):

@@ -64,10 +64,10 @@ def load_fid_images(spec: str, split: str) -> np.ndarray:
     path = Path(spec)
     if path.is_dir():
         return read_folder(path, names=manifest_outputs(path)).images
-    if path.suffix == ".csv":
-        if not path.is_file():
-            raise InputError(f"no file {path}")
+    if path.is_file() and path.suffix == ".csv":
         return read_lab_ground_truth(path)
+    if "/" in spec.partition(":")[0] or spec.startswith(".") or path.suffix:  # a path, not a dataset name
+        raise InputError(f"no folder or file at {spec}: give a folder of images, a test_gt.csv or a dataset name")
     return load_images(spec, split).images
 
 
