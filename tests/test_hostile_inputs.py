@@ -379,3 +379,26 @@ def test_maskgit_load_takes_a_run_folder_like_the_command_line(tiny_model, tmp_p
 @pytest.mark.parametrize("spec", ["/nope", "./missing_folder", "results/x.csv"])
 def test_fid_of_a_missing_path_says_so(capsys, spec):
     assert f"no folder or file at {spec}" in one_line_error(capsys, ["fid", spec, "emoji"])
+
+
+# ---- training where the hardware is not what the command asks ----------------------------------------------
+
+
+def test_more_torchrun_processes_than_gpus_is_refused_with_what_to_do(monkeypatch):
+    from maskgit.training.runtime import start_runtime
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setenv("LOCAL_WORLD_SIZE", "2")
+    monkeypatch.setenv("LOCAL_RANK", "1")
+    with pytest.raises(
+        ConfigError, match=r"started 2 processes on this machine but it has 1 GPU\(s\): use --nproc_per_node=1"
+    ):
+        start_runtime("auto")
+
+
+def test_training_on_cuda_without_a_gpu_is_a_one_line_error(capsys, tmp_path, monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    argv = ["train-tokenizer", "--set", f"out_dir={tmp_path / 'run'}", "--set", "device=cuda", "--set", "preset=tiny"]
+    assert "device is cuda but this machine has no CUDA GPU" in one_line_error(capsys, argv)

@@ -15,6 +15,7 @@ from maskgit.errors import ConfigError
 from maskgit.fileio import atomic_write
 from maskgit.masking.schedules import check_schedule
 from maskgit.tokenizer.config import TokenizerConfig
+from maskgit.training.runtime import DEVICES
 from maskgit.transformer.config import TransformerConfig
 
 C = TypeVar("C")
@@ -38,6 +39,7 @@ class LoopConfig:
     betas: tuple[float, float] = (0.9, 0.96)
     weight_decay: float = 0.045
     grad_clip: float = 1.0  # max gradient norm (0: off)
+    device: str = "auto"  # "auto": a GPU per process when there are GPUs, else the CPU; "cuda"; "cpu"
     precision: str = "auto"  # "fp32", "bf16" (autocast) or "auto": bf16 on a GPU, fp32 on a CPU
     ema_decay: float = 0.999  # EMA of the weights for evaluation and export (0: off)
     checkpoint_every: int = 500  # optimizer steps between checkpoints (and one at the end)
@@ -59,6 +61,7 @@ class LoopConfig:
         require(
             self.precision in ("auto", "fp32", "bf16"), f"precision must be auto, fp32 or bf16, not {self.precision!r}"
         )
+        require(self.device in DEVICES, f"device must be one of {', '.join(DEVICES)}, not {self.device!r}")
         require(0.0 <= self.ema_decay < 1.0, f"ema_decay must be in [0, 1), got {self.ema_decay}")
         require(self.checkpoint_every >= 1 and self.keep_last >= 1, "checkpoint_every and keep_last must be >= 1")
         require(self.export_dtype in EXPORT_DTYPES, f"export_dtype must be fp32 or fp16, not {self.export_dtype!r}")

@@ -33,6 +33,7 @@ RESUMABLE_CHANGES = (
     "log_every",
     "sample_images",
     "export_dtype",
+    "device",  # a run may move between a GPU and the CPU
 )
 MAX_SKIPPED_STEPS = 20  # consecutive non-finite steps before training gives up
 
@@ -50,7 +51,7 @@ class TrainLoop:
     def __init__(self, config: LoopConfig, runtime: Runtime | None, progress: bool) -> None:
         config.check()
         self.config = config
-        self.runtime = runtime or start_runtime()
+        self.runtime = runtime or start_runtime(config.device)
         self.out_dir = Path(config.out_dir)
         self.progress = progress
         seed_everything(config.seed + self.runtime.rank)

@@ -11,6 +11,8 @@ import numpy as np
 import torch
 import torch.distributed as dist
 
+from maskgit.errors import ConfigError
+
 
 @dataclass(frozen=True)
 class Runtime:
@@ -39,18 +41,36 @@ class Runtime:
         return float(t.item()) / self.world_size
 
 
-def start_runtime() -> Runtime:
-    """Join the process group when started by torchrun (gloo on CPU, NCCL on GPU); else a single process."""
+DEVICES = ("auto", "cpu", "cuda")
+
+
+def start_runtime(device: str = "auto") -> Runtime:
+    """Join the process group when started by torchrun (gloo on CPU, NCCL on GPU); else a single process.
+
+    device: "auto" (a GPU per process when there are GPUs, else the CPU), "cuda" or "cpu". More processes
+    per machine than GPUs is a ConfigError that says what to do.
+    """
+    if device not in DEVICES:
+        raise ConfigError(f"device must be one of {', '.join(DEVICES)}, not {device!r}")
     world = int(os.environ.get("WORLD_SIZE", "1"))
     local_rank = int(os.environ.get("LOCAL_RANK", "0"))
-    cuda = torch.cuda.is_available()
-    device = torch.device("cuda", local_rank) if cuda else torch.device("cpu")
+    local_world = int(os.environ.get("LOCAL_WORLD_SIZE", str(world)))
+    gpus = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    if device == "cuda" and gpus == 0:
+        raise ConfigError("device is cuda but this machine has no CUDA GPU: set device=cpu (or auto)")
+    cuda = device != "cpu" and gpus > 0
+    if cuda and local_world > gpus:
+        raise ConfigError(
+            f"torchrun started {local_world} processes on this machine but it has {gpus} GPU(s): use "
+            f"--nproc_per_node={gpus}, or train on the CPU with --set device=cpu"
+        )
+    device_ = torch.device("cuda", local_rank) if cuda else torch.device("cpu")
     if cuda:
-        torch.cuda.set_device(device)
+        torch.cuda.set_device(device_)
     if world > 1 and not dist.is_initialized():
         dist.init_process_group(backend="nccl" if cuda else "gloo")
     rank = dist.get_rank() if dist.is_initialized() else 0
-    return Runtime(rank=rank, world_size=world, device=device)
+    return Runtime(rank=rank, world_size=world, device=device_)
 
 
 def stop_runtime() -> None:
