@@ -13,7 +13,7 @@ from maskgit.data.emoji import STYLES, build_emoji_cache, emoji_checksum, fetch_
 from maskgit.data.fashion_mnist import read_idx
 from maskgit.data.masks import MASK_KINDS, benchmark_masks
 from maskgit.data.splits import TEST, TRAIN, VAL, split_by_group
-from maskgit.errors import DataError
+from maskgit.errors import DataError, InputError
 
 
 def png_bytes(color, size=64, mode="RGBA"):
@@ -250,7 +250,7 @@ def test_masks_round_trip_through_png_files_white_known_black_missing(tmp_path):
     assert [p.name for p in paths] == ["mask_000.png", "mask_001.png", "mask_002.png"]
     assert np.asarray(Image.open(paths[0]))[~masks[0]].min() == 255
     assert all(np.array_equal(read_mask(p), m) for p, m in zip(paths, masks, strict=True))
-    with pytest.raises(DataError, match="expected 64x64"):
+    with pytest.raises(InputError, match="expected 64x64"):
         read_mask(paths[0], resolution=64)
     with pytest.raises(DataError, match="unknown mask kind 'blobs'"):
         make_masks("blobs", 1, 32)
@@ -271,5 +271,5 @@ def test_the_lab_inpainting_set_pairs_masked_images_with_masks(tmp_path):
     with pytest.raises(DataError, match="3 masked images but 2 masks"):
         load_inpainting_set(f"lab:{tmp_path}", 64)
     write_masks(make_masks("boxes", 3, 32, seed=1), tmp_path / "mask64")
-    with pytest.raises(DataError, match="is 32x32, expected 64x64"):
+    with pytest.raises(InputError, match="is 32x32, expected 64x64"):
         load_inpainting_set(f"lab:{tmp_path}", 64)

@@ -402,3 +402,48 @@ def test_training_on_cuda_without_a_gpu_is_a_one_line_error(capsys, tmp_path, mo
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     argv = ["train-tokenizer", "--set", f"out_dir={tmp_path / 'run'}", "--set", "device=cuda", "--set", "preset=tiny"]
     assert "device is cuda but this machine has no CUDA GPU" in one_line_error(capsys, argv)
+
+
+# ---- unreadable files: one rule everywhere -----------------------------------------------------------------
+
+
+def test_an_unreadable_image_or_mask_skips_its_pair_with_one_warning(capsys, model_file, image_folders, tmp_path):
+    images, masks = image_folders
+    (images / "2.png").write_bytes(b"not a png")
+    (masks / "5.png").write_bytes(b"not a png either")
+    assert main(inpaint_args(model_file, images, masks, tmp_path / "out")) == 0
+    err = capsys.readouterr().err
+    warnings_ = [line for line in err.splitlines() if line.startswith("maskgit: warning:")]
+    assert warnings_ == [
+        "maskgit: warning: 1 unreadable image file(s) skipped: 2.png (UnidentifiedImageError)",
+        "maskgit: warning: 1 unreadable mask file(s) skipped: 5.png (UnidentifiedImageError)",
+    ]
+    manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
+    assert manifest["inputs"] == ["0.png", "1.png", "3.png", "4.png", "6.png", "7.png"]  # pairs stay paired
+
+
+def test_strict_refuses_an_unreadable_file_instead(capsys, model_file, image_folders, tmp_path):
+    images, masks = image_folders
+    (images / "2.png").write_bytes(b"not a png")
+    line = one_line_error(capsys, [*inpaint_args(model_file, images, masks, tmp_path / "out"), "--strict"])
+    assert "1 unreadable image file(s) found: 2.png" in line and "drop --strict" in line
+    assert not (tmp_path / "out").exists()
+
+
+def test_fid_skips_an_unreadable_file_with_a_warning_or_refuses_it_under_strict(capsys, image_folders):
+    images, _ = image_folders
+    (images / "9.png").write_bytes(b"\x89PNG broken")
+    assert main(["fid", str(images), str(images)]) == 0
+    captured = capsys.readouterr()
+    assert "maskgit: warning: 1 unreadable image file(s) skipped: 9.png" in captured.err
+    assert "(8 vs 8 images)" in captured.out
+    assert "unreadable image file(s) found: 9.png" in one_line_error(
+        capsys, ["fid", str(images), str(images), "--strict"]
+    )
+
+
+def test_an_image_of_another_size_is_an_error_not_a_skip(capsys, model_file, image_folders, tmp_path):
+    images, masks = image_folders
+    Image.new("RGB", (32, 32)).save(images / "3.png")
+    line = one_line_error(capsys, inpaint_args(model_file, images, masks, tmp_path / "out"))
+    assert "3.png is 32x32 but 16x16 is needed" in line

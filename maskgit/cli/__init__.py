@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import warnings
 from collections.abc import Sequence
 from typing import NoReturn
 
@@ -26,6 +27,11 @@ class OneLineParser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
+def one_line_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """Warnings (skipped files, ...) as one line on stderr, like the errors."""
+    print(f"maskgit: warning: {message}", file=sys.stderr)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = OneLineParser(prog="maskgit", description="Masked generative image modeling (MaskGIT).")
     parser.add_argument("--version", action="version", version=f"maskgit {__version__}")
@@ -41,7 +47,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as exit_:  # --help, --version, or a usage error (one line, OneLineParser)
         return int(exit_.code or 0)
     try:
-        args.run(args)
+        with warnings.catch_warnings():
+            warnings.showwarning = one_line_warning
+            args.run(args)
     except MaskGitError as error:
         print(f"maskgit: error: {error}", file=sys.stderr)
         return 2

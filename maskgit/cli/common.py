@@ -144,3 +144,8 @@ def fill_argument(p: argparse.ArgumentParser) -> None:
         help=f"what the tokenizer sees in the holes: OpenCV telea or navier-stokes, or grey (the seeds'); "
         f"default {DEFAULT_FILL}. Every unknown token is still the transformer's choice",
     )
+
+
+def strict_argument(p: argparse.ArgumentParser) -> None:
+    """--strict: refuse unreadable image files instead of skipping them with a warning (the rule everywhere)."""
+    p.add_argument("--strict", action="store_true", help="refuse unreadable image files instead of skipping them")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from maskgit.cli.common import COUNT, INDEX
+from maskgit.cli.common import COUNT, INDEX, strict_argument
 from maskgit.data.emoji import TEST_IMAGES
 from maskgit.data.masks import BENCHMARKS, MASK_KINDS
 from maskgit.errors import InputError
@@ -90,7 +90,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--resolution", type=COUNT, default=None, help="resize to this side (default: the data's own)")
     p.add_argument("--count", type=COUNT, default=32, help="images in the grid (default 32)")
     p.add_argument("--out", help="grid PNG path (default NAME-samples.png)")
-    p.add_argument("--strict", action="store_true", help="refuse unreadable image files instead of skipping them")
+    strict_argument(p)
     p.set_defaults(run=cmd_data_show)
     p = data.add_parser("masks", help="write a deterministic set of inpainting masks as PNGs")
     p.add_argument("--kind", default="strokes", choices=list(MASK_KINDS))

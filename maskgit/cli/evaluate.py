@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from maskgit.cli.common import COUNT, pick_device
+from maskgit.cli.common import COUNT, pick_device, strict_argument
 from maskgit.data.masks import BENCHMARKS
 from maskgit.errors import InputError
 from maskgit.evaluation.inception import InceptionFeatures
@@ -56,14 +56,14 @@ def manifest_outputs(folder: Path) -> list[str] | None:
     return outputs
 
 
-def load_fid_images(spec: str, split: str) -> np.ndarray:
+def load_fid_images(spec: str, split: str, strict: bool = False) -> np.ndarray:
     """A folder, a lab test_gt.csv, or a dataset name (its `split`), as uint8 (N, H, W, C)."""
     from maskgit.data.folder import read_folder, read_lab_ground_truth
     from maskgit.data.registry import load_images
 
     path = Path(spec)
     if path.is_dir():
-        return read_folder(path, names=manifest_outputs(path)).images
+        return read_folder(path, names=manifest_outputs(path), strict=strict).images
     if path.is_file() and path.suffix == ".csv":
         return read_lab_ground_truth(path)
     if "/" in spec.partition(":")[0] or spec.startswith(".") or path.suffix:  # a path, not a dataset name
@@ -73,13 +73,13 @@ def load_fid_images(spec: str, split: str) -> np.ndarray:
 
 def cmd_fid(args: argparse.Namespace) -> None:
     from maskgit.data.folder import image_files
-    from maskgit.data.masks import benchmark_masks, read_mask
+    from maskgit.data.masks import benchmark_masks, read_masks
     from maskgit.evaluation.fid import cached_features, score_features
     from maskgit.evaluation.inception import InceptionFeatures
     from maskgit.evaluation.masked import masked_region_metrics
 
-    generated = load_fid_images(args.generated, args.split)
-    reference = load_fid_images(args.reference, args.split)
+    generated = load_fid_images(args.generated, args.split, args.strict)
+    reference = load_fid_images(args.reference, args.split, args.strict)
     for name, images in (("generated", generated), ("reference", reference)):
         if len(images) < 2:
             raise InputError(f"the {name} set has {len(images)} image(s): FID needs at least 2")
@@ -96,7 +96,7 @@ def cmd_fid(args: argparse.Namespace) -> None:
         if args.masks in BENCHMARKS:
             masks = benchmark_masks(len(generated), side, args.masks)
         else:
-            masks = np.stack([read_mask(p, side) for p in image_files(Path(args.masks))])
+            masks, _ = read_masks(image_files(Path(args.masks)), side)
         if len(masks) != len(generated):
             raise InputError(f"{len(masks)} masks for {len(generated)} images")
         scores.update(masked_region_metrics(generated, reference, masks))
@@ -146,6 +146,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     batch = inspect.signature(InceptionFeatures).parameters["batch_size"].default
     p.add_argument("--batch-size", type=COUNT, default=batch, help=f"Inception batch (default {batch})")
     p.add_argument("--device", default=None)
+    strict_argument(p)
     p.set_defaults(run=cmd_fid)
 
     p = sub.add_parser("tokenizer-metrics", help="a tokenizer's reconstruction L1, PSNR and codebook use")

@@ -21,6 +21,7 @@ from maskgit.cli.common import (
     load_model,
     resolve_model,
     runtime_arguments,
+    strict_argument,
 )
 from maskgit.config import field_default
 from maskgit.data.masks import BENCHMARKS
@@ -33,7 +34,7 @@ def read_inpainting_inputs(args: argparse.Namespace, resolution: int, channels: 
     from maskgit.data.benchmarks import load_benchmark
     from maskgit.data.folder import image_files, read_folder
     from maskgit.data.images import set_channels
-    from maskgit.data.masks import read_mask
+    from maskgit.data.masks import read_masks
 
     if args.data:
         if args.images:
@@ -44,16 +45,21 @@ def read_inpainting_inputs(args: argparse.Namespace, resolution: int, channels: 
         return bench.inputs, bench.masks, bench.truth, bench.names
     if not (args.images and args.masks):
         raise InputError("give --images DIR and --masks DIR (paired by sorted file name), or --data emoji|lab:PATH")
-    images = read_folder(Path(args.images), resolution)
-    mask_paths = image_files(Path(args.masks))
-    if len(mask_paths) != len(images):
+    image_root = Path(args.images)
+    image_paths, mask_paths = image_files(image_root), image_files(Path(args.masks))
+    if len(mask_paths) != len(image_paths):
         raise InputError(
-            f"{len(images)} images in {args.images} but {len(mask_paths)} masks in {args.masks}: "
+            f"{len(image_paths)} images in {args.images} but {len(mask_paths)} masks in {args.masks}: "
             "give one mask per image (they pair by sorted file name)"
         )
-    masks = np.stack([read_mask(p, resolution) for p in mask_paths])
-    n = min(args.limit, len(images)) if args.limit else len(images)
-    return set_channels(images.images, channels)[:n], masks[:n], None, images.names[:n]
+    images = read_folder(image_root, resolution, strict=args.strict)  # unreadable files: skipped with a warning
+    read_names = set(images.names)
+    pairs = [i for i, p in enumerate(image_paths) if str(p.relative_to(image_root)) in read_names]
+    masks, kept = read_masks([mask_paths[i] for i in pairs], resolution, strict=args.strict)  # pairs skipped alike
+    pixels = set_channels(images.images, channels)[kept]
+    names = [images.names[k] for k in kept]
+    n = min(args.limit, len(names)) if args.limit else len(names)
+    return pixels[:n], masks[:n], None, names[:n]
 
 
 def input_folders(args: argparse.Namespace) -> list[Path]:
@@ -198,6 +204,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--trace", action="store_true", help="also write per-step mask and prediction strips and a GIF")
     fill_argument(p)
+    strict_argument(p)
     decoding_arguments(p, "inpaint")
     runtime_arguments(p, field_default(InpaintingSet, "batch_size"))
     p.set_defaults(run=cmd_inpaint)

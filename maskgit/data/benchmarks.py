@@ -13,7 +13,7 @@ import numpy as np
 
 from maskgit.data.folder import image_files, read_images
 from maskgit.data.images import ImageSet, set_channels
-from maskgit.data.masks import benchmark_masks, check_benchmark, read_mask
+from maskgit.data.masks import benchmark_masks, check_benchmark, read_masks
 from maskgit.data.registry import load_images
 from maskgit.errors import DataError, InputError
 
@@ -62,6 +62,6 @@ def load_inpainting_set(
     if not image_paths:
         raise DataError(f"{root}: no masked images in cat_face/masked_image")
     pixels, kept = read_images(image_paths, resolution, strict=True)
-    masks = np.stack([read_mask(p, resolution) for p in mask_paths])
+    masks, _ = read_masks(mask_paths, resolution)
     images = ImageSet(set_channels(pixels, channels), [p.name for p in kept])
     return images, masks

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import csv
-import warnings
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
 
-from maskgit.data.images import ImageSet, fit_to_square, read_image
+from maskgit.data.images import ImageSet, fit_to_square, read_each, read_image
 from maskgit.data.splits import SPLIT_IDS, split_by_group
-from maskgit.errors import DataError
+from maskgit.errors import DataError, InputError
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp"}
 TEST_FRACTION, VAL_FRACTION = 0.10, 0.05
@@ -25,30 +23,18 @@ def image_files(root: Path) -> list[Path]:
 
 def read_images(paths: list[Path], resolution: int, strict: bool = False) -> tuple[np.ndarray, list[Path]]:
     """Read, crop and resize image files; unreadable ones are skipped with one warning (or a DataError if strict)."""
-    images, kept, bad = [], [], []
-    for path in paths:
-        try:
-            images.append(fit_to_square(read_image(path)[None], resolution)[0])
-            kept.append(path)
-        except DataError as error:  # a mode maskgit refuses, with the reason
-            bad.append(f"{path.name} ({error})")
-        except (OSError, UnidentifiedImageError, Image.DecompressionBombError, ValueError) as error:
-            bad.append(f"{path.name} ({error.__class__.__name__})")
-    if bad:
-        listed = ", ".join(bad[:5]) + (" ..." if len(bad) > 5 else "")
-        message = f"{len(bad)} unreadable image file(s) skipped: {listed}"
-        if strict:
-            raise DataError(message.replace("skipped", "found") + ": remove or fix them, or drop --strict")
-        warnings.warn(message, stacklevel=2)
-    if not images:
-        raise DataError(f"no readable images among {len(paths)} file(s)")
-    return np.stack(images), kept
+    images: list[np.ndarray] = []
+    kept = read_each(paths, lambda p: images.append(fit_to_square(read_image(p)[None], resolution)[0]), strict, "image")
+    return np.stack(images), [paths[i] for i in kept]
 
 
-def read_folder(root: Path, resolution: int | None = None, *, names: list[str] | None = None) -> ImageSet:
+def read_folder(
+    root: Path, resolution: int | None = None, *, names: list[str] | None = None, strict: bool = False
+) -> ImageSet:
     """Every image under `root` (sorted by path), or the files `names` (relative to root) in that order, at
     their own size, which must be `resolution` (default: the first image's) for all; transparency is
-    composited on white. Nothing is resized or cropped."""
+    composited on white. Nothing is resized or cropped. Unreadable files: skipped with a warning, or refused
+    if strict (read_each)."""
     root = Path(root)
     if names is None:
         paths = image_files(root)
@@ -59,22 +45,20 @@ def read_folder(root: Path, resolution: int | None = None, *, names: list[str] |
             raise DataError(f"{root}: {len(missing)} listed file(s) missing, e.g. {missing[0]}")
     if not paths:
         raise DataError(f"no image files ({', '.join(sorted(IMAGE_SUFFIXES))}) in {root}")
-    images = []
-    for path in paths:
-        try:
-            image = read_image(path)
-        except DataError as error:
-            raise DataError(f"cannot read {path}: {error}") from error
-        except (OSError, UnidentifiedImageError, Image.DecompressionBombError, ValueError) as error:
-            raise DataError(f"cannot read {path} ({error.__class__.__name__}): fix or remove it") from error
+    images: list[np.ndarray] = []
+
+    def read(path: Path) -> None:
+        image = read_image(path)
         side = resolution or (images[0].shape[0] if images else image.shape[0])
         if image.shape[:2] != (side, side):
-            raise DataError(
+            raise InputError(
                 f"{path} is {image.shape[1]}x{image.shape[0]} but {side}x{side} is needed: resize the images first "
                 "(maskgit does not silently rescale inputs)"
             )
         images.append(image)
-    return ImageSet(np.stack(images), [str(p.relative_to(root)) for p in paths])
+
+    kept = read_each(paths, read, strict, "image")
+    return ImageSet(np.stack(images), [str(paths[i].relative_to(root)) for i in kept])
 
 
 def load_folder(root: Path, split: str, resolution: int, strict: bool = False) -> ImageSet:

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-from PIL import Image
+from PIL import Image, UnidentifiedImageError
 from torch import Tensor
 
-from maskgit.errors import DataError
+from maskgit.errors import DataError, InputError
 from maskgit.fileio import atomic_write
 
 
@@ -142,3 +144,32 @@ def row_groups_grid(rows: list[np.ndarray], columns: int = 8) -> np.ndarray:
     columns = min(columns, n)
     grids = [image_grid(row[i : i + columns], columns=columns) for i in range(0, n, columns) for row in rows]
     return np.concatenate(grids, axis=0)
+
+
+UNREADABLE = (OSError, UnidentifiedImageError, Image.DecompressionBombError, ValueError)
+
+
+def read_each(paths: list[Path], read: Callable[[Path], np.ndarray], strict: bool, what: str) -> list[int]:
+    """The one rule for unreadable files, everywhere (inpaint, fid, data, training): read each path with `read`
+    (results appended to read.results); unreadable files are skipped with one warning that names them, or,
+    if strict, refused. Returns the indices of the files read."""
+    kept, bad = [], []
+    for i, path in enumerate(paths):
+        try:
+            read(path)
+            kept.append(i)
+        except InputError:  # readable but unusable (another size): not a skip
+            raise
+        except DataError as error:  # a mode maskgit refuses, with the reason
+            bad.append(f"{path.name} ({error})")
+        except UNREADABLE as error:
+            bad.append(f"{path.name} ({error.__class__.__name__})")
+    if bad:
+        listed = ", ".join(bad[:5]) + (" ..." if len(bad) > 5 else "")
+        message = f"{len(bad)} unreadable {what} file(s) skipped: {listed}"
+        if strict:
+            raise DataError(message.replace("skipped", "found") + ": remove or fix them, or drop --strict")
+        warnings.warn(message, stacklevel=3)
+    if not kept:
+        raise DataError(f"no readable {what} among {len(paths)} file(s) in {paths[0].parent if paths else '?'}")
+    return kept

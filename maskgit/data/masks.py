@@ -10,10 +10,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageDraw, UnidentifiedImageError
+from PIL import Image, ImageDraw
 
-from maskgit.data.images import read_image, save_png
-from maskgit.errors import DataError
+from maskgit.data.images import read_each, read_image, save_png
+from maskgit.errors import DataError, InputError
 
 MASK_KINDS = ("strokes", "boxes", "outpaint", "large")
 BENCHMARK_SEED = 2024  # every fixed benchmark mask set: its kind, this seed, one mask per test image
@@ -130,12 +130,17 @@ def write_masks(masks: np.ndarray, folder: Path) -> list[Path]:
 
 
 def read_mask(path: Path, resolution: int | None = None) -> np.ndarray:
-    """A mask image as bool (H, W), True = missing: dark pixels (< 128 in luma) are missing."""
-    try:
-        rgb = read_image(path)  # every mode scaled to 8 bits (a 16-bit mask is not all white)
-    except (OSError, UnidentifiedImageError, Image.DecompressionBombError, ValueError) as error:
-        raise DataError(f"cannot read mask {path} ({error})") from error
-    grey = np.asarray(Image.fromarray(rgb).convert("L"))
+    """A mask image as bool (H, W), True = missing: dark pixels (< 128 in luma) are missing. Every image mode
+    is read by its bit depth (read_image), so a 16-bit mask is not all known."""
+    grey = np.asarray(Image.fromarray(read_image(path)).convert("L"))
     if resolution is not None and grey.shape != (resolution, resolution):
-        raise DataError(f"mask {path} is {grey.shape[1]}x{grey.shape[0]}, expected {resolution}x{resolution}")
+        raise InputError(f"mask {path} is {grey.shape[1]}x{grey.shape[0]}, expected {resolution}x{resolution}")
     return grey < 128
+
+
+def read_masks(paths: list[Path], resolution: int | None = None, strict: bool = True) -> tuple[np.ndarray, list[int]]:
+    """Masks (N, H, W) bool and the indices of the files read. Unreadable files follow read_each's rule; the
+    default refuses them, since masks pair with images by position."""
+    masks: list[np.ndarray] = []
+    kept = read_each(paths, lambda p: masks.append(read_mask(p, resolution)), strict, "mask")
+    return np.stack(masks), kept
