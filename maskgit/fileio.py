@@ -15,15 +15,31 @@ MANIFEST = "manifest.json"  # what marks an output folder as written by maskgit 
 
 
 def atomic_write(path: Path, write: Callable[[Path], object]) -> None:
-    """Call write(tmp_path), then rename tmp_path to path (atomic on POSIX); cleans up on failure."""
+    """Call write(tmp_path), then rename tmp_path to path (atomic on POSIX); cleans up on failure, and removes
+    what a killed writer of the same file left behind."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    for stale in path.parent.glob(f".{path.name}.tmp-*"):
+        pid = stale.name.rpartition("-")[2]
+        if pid.isdigit() and not process_alive(int(pid)):
+            stale.unlink(missing_ok=True)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     try:
         write(tmp)
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def process_alive(pid: int) -> bool:
+    """Whether a process with this id exists on this machine."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # it exists, under another user
+        return True
+    return True
 
 
 def maskgit_home() -> Path:

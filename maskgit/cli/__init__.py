@@ -59,9 +59,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("maskgit: interrupted", file=sys.stderr)
         return 130
-    except OSError as error:  # a file the user named cannot be read or written
-        if error.filename is None:
-            raise
-        print(f"maskgit: error: {error.strerror}: {error.filename}", file=sys.stderr)
+    except OSError as error:  # a file cannot be read or written, a full disk, ...: what the system said
+        where = f": {error.filename}" if error.filename is not None else ""
+        print(f"maskgit: error: {error.strerror or error}{where} (nothing written was left half-done)", file=sys.stderr)
         return 2
     return 0
