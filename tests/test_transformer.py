@@ -73,3 +73,18 @@ def test_bad_tokens_are_input_errors():
         decode_tokens(model, torch.full((1, 16), 40), torch.zeros(1, 16, dtype=torch.bool))
     with pytest.raises(InputError, match="without classes"):
         model(torch.zeros(1, 16, dtype=torch.int64), torch.tensor([0]))
+
+
+def test_under_bf16_autocast_on_a_cpu_attention_takes_the_explicit_math_path():
+    from maskgit.transformer.attention import MultiHeadAttention
+
+    torch.manual_seed(0)
+    attention = MultiHeadAttention(32, 4).eval()
+    x = torch.randn(2, 16, 32)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        fused = attention(x)
+        attention.fused = False
+        explicit = attention(x)
+    assert torch.equal(fused, explicit)  # the same path, measured faster there (docs/benchmarks.md)
+    attention.fused = True
+    torch.testing.assert_close(attention(x), fused.float(), atol=0.05, rtol=0.05)  # fp32: the fused kernel, close
