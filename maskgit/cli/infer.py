@@ -62,6 +62,12 @@ def read_inpainting_inputs(args: argparse.Namespace, resolution: int, channels: 
     return pixels[:n], masks[:n], None, names[:n]
 
 
+def numbered_files(prefix: str, count: int) -> list[str]:
+    """PREFIX_000.png ... like the lab's outputs (more digits when count needs them)."""
+    width = max(3, len(str(count - 1)))
+    return [f"{prefix}_{i:0{width}d}.png" for i in range(count)]
+
+
 def input_folders(args: argparse.Namespace) -> list[Path]:
     """The folders `maskgit inpaint` reads, which its --out must stay out of."""
     folders = [Path(p) for p in (args.images, args.masks) if p and Path(p).is_dir()]
@@ -72,7 +78,6 @@ def input_folders(args: argparse.Namespace) -> list[Path]:
 
 def cmd_inpaint(args: argparse.Namespace) -> None:
     from maskgit.data.images import save_png
-    from maskgit.experiments.inpainting import InpaintingSet
     from maskgit.experiments.pictures import comparison_grid, save_trace
     from maskgit.fileio import MANIFEST, check_replaceable, check_separate, write_folder
 
@@ -94,8 +99,7 @@ def cmd_inpaint(args: argparse.Namespace) -> None:
         progress=f"inpainting {len(images)} images",
     )
     decoded = result.by_sweet_spot[config.steps_to_run]
-    width = max(3, len(str(len(images) - 1)))
-    files = [f"image_{i:0{width}d}.png" for i in range(len(images))]
+    files = numbered_files("image", len(images))
     shown = list(range(min(8, len(images))))
     preview = comparison_grid(
         inputs[shown],
@@ -159,8 +163,7 @@ def cmd_generate(args: argparse.Namespace) -> None:
         pictures.append(to_uint8(result.images))
     images = np.concatenate(pictures)
     seconds = time.perf_counter() - started
-    width = max(3, len(str(len(images) - 1)))
-    files = [f"sample_{i:0{width}d}.png" for i in range(len(images))]
+    files = numbered_files("sample", len(images))
     manifest = {
         "model": str(resolve_model(args.model)),
         "decode": vars(config),
