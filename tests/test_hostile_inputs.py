@@ -205,7 +205,7 @@ def test_fid_scores_exactly_the_images_a_manifest_lists(capsys, model_file, imag
     out = tmp_path / "out"
     assert main(inpaint_args(model_file, images, masks, out)) == 0
     capsys.readouterr()
-    assert main(["fid", str(out), str(images)]) == 0  # preview.png and reconstruction/ are not results
+    assert main(["fid", str(out), str(images)]) == 0  # preview/ and reconstruction/ are not results
     printed = capsys.readouterr().out
     assert "(8 vs 8 images)" in printed  # not 8 + 8 reconstructions + the preview
     (out / "image_003.png").unlink()

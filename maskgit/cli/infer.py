@@ -76,6 +76,11 @@ def input_folders(args: argparse.Namespace) -> list[Path]:
     return folders
 
 
+# Only the results (and manifest.json) at the top of an inpainting folder: a grader that reads every PNG
+# there (the lab's FID script) sees exactly them. The rest lives in sub-folders.
+PREVIEW = "preview/grid.png"
+
+
 def cmd_inpaint(args: argparse.Namespace) -> None:
     from maskgit.data.images import save_png
     from maskgit.experiments.pictures import comparison_grid, save_trace
@@ -123,7 +128,7 @@ def cmd_inpaint(args: argparse.Namespace) -> None:
             save_png(image, folder / name)
         for image, name in zip(decoded.reconstruction, files, strict=True):
             save_png(image, folder / "reconstruction" / name)
-        save_png(preview, folder / "preview.png")
+        save_png(preview, folder / PREVIEW)
         if result.trace is not None:
             save_trace(result.trace, folder / "trace", files)
         (folder / MANIFEST).write_text(json.dumps(manifest, indent=2))
@@ -132,7 +137,7 @@ def cmd_inpaint(args: argparse.Namespace) -> None:
     rate = len(images) / max(manifest["seconds"], 1e-9)
     print(f"inpainted {len(images)} images in {manifest['seconds']:.1f} s ({rate:.1f} images/s): {out}/image_*.png")
     last = "ground truth" if truth is not None else "raw reconstruction"
-    print(f"preview (masked input | result | {last}): {out / 'preview.png'}")
+    print(f"preview (masked input | result | {last}): {out / PREVIEW}")
     if result.trace is not None:
         print(f"decoding traces (masks and predictions per step, GIFs): {out / 'trace'}")
 

@@ -16,6 +16,11 @@ class TokenizerConfig:
     it if i is in `downsample_after`. The decoder has len(decoder_channels) stages and doubles the
     resolution after each stage in `upsample_after`. Non-local (self-attention) blocks follow every
     residual block whose feature map has a side in `attn_resolutions`.
+
+    Images enter and leave as [-1, 1] whatever the config. A tokenizer trained on images normalized by
+    per-channel statistics (the lab's: (x - mean) / std on 0..1 pixels) carries them as `pixel_mean` and
+    `pixel_std`; the VQGAN converts [-1, 1] images into that space before encoding and back after
+    decoding. None means the network itself works in [-1, 1].
     """
 
     image_channels: int = 3
@@ -29,6 +34,9 @@ class TokenizerConfig:
     decoder_res_blocks: int = 3
     upsample_after: tuple[int, ...] = (1, 3)  # 0-based decoder stages
     attn_resolutions: tuple[int, ...] = (16,)
+    decoder_out_activation: bool = True  # Swish between the decoder's last GroupNorm and its output conv
+    pixel_mean: tuple[float, ...] | None = None  # per channel, of 0..1 pixels (see the class docstring)
+    pixel_std: tuple[float, ...] | None = None
     beta: float = 0.25  # commitment-loss weight
     codebook_ema: bool = False  # update codes by EMA of their assignments instead of by gradient
     ema_decay: float = 0.99
@@ -57,6 +65,16 @@ class TokenizerConfig:
             f"resolution {self.resolution} is not divisible by the downsample factor {self.downsample_factor}",
         )
         require(0.0 < self.ema_decay < 1.0, f"ema_decay must be in (0, 1), got {self.ema_decay}")
+        require(
+            (self.pixel_mean is None) == (self.pixel_std is None),
+            "pixel_mean and pixel_std go together: give both or neither",
+        )
+        if self.pixel_mean is not None and self.pixel_std is not None:
+            require(
+                len(self.pixel_mean) == len(self.pixel_std) == self.image_channels,
+                f"pixel_mean and pixel_std need {self.image_channels} value(s) each, one per channel",
+            )
+            require(all(s > 0 for s in self.pixel_std), f"pixel_std must be positive, got {self.pixel_std}")
 
     @property
     def downsample_factor(self) -> int:
@@ -76,9 +94,22 @@ class TokenizerConfig:
         return lookup_preset("tokenizer", TOKENIZER_PRESETS, name)
 
 
+LAB_PIXEL_MEAN = (0.4816, 0.4324, 0.3845)  # the lab's training-set statistics (its utils.py Normalize)
+LAB_PIXEL_STD = (0.2602, 0.2518, 0.2537)
+
+
 def lab() -> TokenizerConfig:
-    """The seeds' VQGAN exactly: 64x64 RGB -> 16x16 tokens of a 1024-code book (dim 256)."""
-    return TokenizerConfig()
+    """The lab's VQGAN exactly (its models/VQGAN template): 64x64 RGB -> 16x16 tokens of a 1024-code book
+    (dim 256). Down-samples after encoder stages 2 and 4, up-samples after decoder stages 0 and 2 (non-local
+    blocks after the three residual blocks at 16x16), no Swish before the decoder's output conv, and images
+    normalized by the lab's training statistics (maskgit.convert.lab imports its checkpoints)."""
+    return TokenizerConfig(
+        downsample_after=(2, 4),
+        upsample_after=(0, 2),
+        decoder_out_activation=False,
+        pixel_mean=LAB_PIXEL_MEAN,
+        pixel_std=LAB_PIXEL_STD,
+    )
 
 
 def emoji() -> TokenizerConfig:

@@ -22,8 +22,9 @@ class VQGANOutput:
     perplexity: Tensor  # scalar
 
 
-def _output_head(channels: int, out_channels: int) -> list[nn.Module]:
-    return [group_norm(channels), nn.SiLU(), nn.Conv2d(channels, out_channels, 3, padding=1)]
+def _output_head(channels: int, out_channels: int, activation: bool = True) -> list[nn.Module]:
+    """GroupNorm -> Swish (unless activation=False) -> 3x3 conv."""
+    return [group_norm(channels), *([nn.SiLU()] if activation else []), nn.Conv2d(channels, out_channels, 3, padding=1)]
 
 
 class Encoder(nn.Module):
@@ -76,11 +77,20 @@ class Decoder(nn.Module):
             if stage in config.upsample_after:
                 layers.append(Upsample(c_in))
                 resolution *= 2
-        layers += _output_head(c_in, config.image_channels)
+        layers += _output_head(c_in, config.image_channels, config.decoder_out_activation)
         self.layers = nn.Sequential(*layers)
 
     def forward(self, z: Tensor) -> Tensor:
         return self.layers(z)
+
+
+def pixel_affine(config: TokenizerConfig) -> tuple[Tensor, Tensor]:
+    """(scale, shift), each (1, C, 1, 1), that take [-1, 1] images to the config's normalized space:
+    ((x + 1) / 2 - mean) / std = x / (2 std) + (0.5 - mean) / std."""
+    c = config.image_channels
+    mean = torch.tensor(config.pixel_mean or (0.5,) * c).view(1, c, 1, 1)
+    std = torch.tensor(config.pixel_std or (0.5,) * c).view(1, c, 1, 1)
+    return 1.0 / (2.0 * std), (0.5 - mean) / std
 
 
 class VQGAN(nn.Module):
@@ -100,6 +110,11 @@ class VQGAN(nn.Module):
         )
         self.post_quant_conv = nn.Conv2d(config.latent_dim, config.latent_dim, 1)
         self.decoder = Decoder(config)
+        # [-1, 1] images -> the network's input space: x * scale + shift (identity without pixel statistics);
+        # its output goes back by the inverse. Buffers, not weights: they follow the model's device.
+        scale, shift = pixel_affine(config)
+        self.register_buffer("pixel_scale", scale, persistent=False)  # (1, C, 1, 1)
+        self.register_buffer("pixel_shift", shift, persistent=False)
 
     def check_images(self, images: Tensor) -> None:
         """Raise InputError unless `images` is (B, image_channels, resolution, resolution) floating point."""
@@ -131,6 +146,8 @@ class VQGAN(nn.Module):
     def encode_latents(self, images: Tensor) -> Tensor:
         """(B, C, H, W) -> (B, latent_dim, h, w) latents before quantization."""
         self.check_images(images)
+        if self.config.pixel_mean is not None:
+            images = images * self.pixel_scale + self.pixel_shift
         return self.quant_conv(self.encoder(images))
 
     def encode(self, images: Tensor) -> Tensor:
@@ -146,8 +163,11 @@ class VQGAN(nn.Module):
         return self.quantizer.lookup(tokens)
 
     def decode_latents(self, quantized: Tensor) -> Tensor:
-        """(B, latent_dim, h, w) code vectors -> (B, C, H, W) images."""
-        return self.decoder(self.post_quant_conv(quantized))
+        """(B, latent_dim, h, w) code vectors -> (B, C, H, W) images in [-1, 1] space."""
+        out = self.decoder(self.post_quant_conv(quantized))
+        if self.config.pixel_mean is not None:
+            out = (out - self.pixel_shift) / self.pixel_scale
+        return out
 
     def decode(self, tokens: Tensor) -> Tensor:
         """(B, h, w) int64 token ids -> (B, C, H, W) images, roughly in [-1, 1] (not clamped)."""
