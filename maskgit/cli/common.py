@@ -121,9 +121,10 @@ def decoding_arguments(p: argparse.ArgumentParser, preset: str) -> None:
     p.add_argument("--confidence", choices=CONFIDENCE_RULES, help=f"confidence rule, README ({preset}: {d.confidence})")
 
 
-def runtime_arguments(p: argparse.ArgumentParser, batch: int) -> None:
+def runtime_arguments(p: argparse.ArgumentParser, batch: int, seed: bool = True) -> None:
     p.add_argument("--batch-size", type=COUNT, default=batch, help=f"images per batch (default {batch})")
-    p.add_argument("--seed", type=INDEX, default=0, help="image i is decoded with seed + i (default 0)")
+    if seed:
+        p.add_argument("--seed", type=INDEX, default=0, help="image i is decoded with seed + i (default 0)")
     p.add_argument("--device", default=None, help="cpu, cuda, cuda:N (default: cuda if available)")
     p.add_argument(
         "--precision",

@@ -1,4 +1,5 @@
-"""Experiments: `maskgit sweep` (decoding settings x baselines), `maskgit demo`, `maskgit report`."""
+"""Experiments: `maskgit sweep` (decoding settings x baselines), `maskgit experiment` (the seeds' experiments),
+`maskgit demo`, `maskgit report`."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import time
 from pathlib import Path
 
 from maskgit.cli.common import (
+    COUNT,
     INDEX,
     NON_NEGATIVE,
     amp,
@@ -20,6 +22,7 @@ from maskgit.config import field_default
 from maskgit.data.masks import BENCHMARKS
 from maskgit.decoding.config import CONFIDENCE_RULES, DecodeConfig
 from maskgit.evaluation.baselines import BASELINES
+from maskgit.experiments.replications import EXPERIMENTS, ExperimentConfig
 from maskgit.experiments.sweep import SweepConfig
 
 DEFAULT_SCHEDULES = ",".join(field_default(SweepConfig, "schedules"))
@@ -123,8 +126,55 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--model", help="another checkpoint instead of the shipped one")
     p.set_defaults(run=cmd_demo)
 
+    p = sub.add_parser(
+        "experiment",
+        help="the seeds' experiments, one command each, with the spread over decoding seeds",
+        description="schedules: seed 000's table (FID per mask schedule at the reports' T and sweet spots, "
+        "with the lab's decoding rule and maskgit's); fid-vs-iterations: seed 002's figure (FID against the "
+        "iterations run); loss-variants: seed 002's comparison (two transformers trained alike except the loss "
+        "on all tokens or masked tokens only, CPU-sized without a GPU). Each cell is decoded with --seeds "
+        "decoding seeds: mean, std and every seed's FID. Writes results.csv, results.md, figure.png and "
+        "report.html; resumable (finished cells and trained models are reused).",
+    )
+    p.add_argument("name", choices=list(EXPERIMENTS), help="which experiment")
+    p.add_argument("--model", help="a checkpoint or run folder (default: the shipped emoji model)")
+    p.add_argument("--data", default="emoji", help="emoji or lab:PATH (default emoji)")
+    p.add_argument("--masks", default=masks, choices=list(BENCHMARKS), help=f"benchmark masks (default {masks})")
+    seeds = field_default(ExperimentConfig, "seeds")
+    p.add_argument("--seeds", type=COUNT, default=seeds, help=f"decoding seeds per cell (default {seeds})")
+    p.add_argument("--limit", type=INDEX, default=0, help="only the first N test images (0: all)")
+    p.add_argument(
+        "--train-steps", type=INDEX, default=0, help="loss-variants: steps per model (0: sized for the device)"
+    )
+    p.add_argument("--out", help="output folder (default experiments/NAME)")
+    runtime_arguments(p, field_default(ExperimentConfig, "batch_size"), seed=False)
+    p.set_defaults(run=cmd_experiment)
+
     p = sub.add_parser("report", help="one self-contained HTML report (and markdown) of a sweep or a run")
     p.add_argument("folder", help="a sweep folder or a training run folder")
     p.add_argument("--run", dest="run_folder", help="the training run folder to include (default: the model's folder)")
     p.add_argument("--out", help="HTML path (default FOLDER/report.html)")
     p.set_defaults(run=cmd_report)
+
+
+def cmd_experiment(args: argparse.Namespace) -> None:
+    from maskgit.cli.common import pick_device
+    from maskgit.experiments.demo import shipped_model
+    from maskgit.experiments.replications import ExperimentConfig, run_experiment
+
+    device = pick_device(args.device)
+    config = ExperimentConfig(
+        name=args.name,
+        model=str(resolve_model(args.model) if args.model else shipped_model()),
+        data=args.data,
+        masks=args.masks,
+        seeds=args.seeds,
+        limit=args.limit,
+        batch_size=args.batch_size,
+        train_steps=args.train_steps,
+    )
+    out = Path(args.out or f"experiments/{args.name}")
+    result = run_experiment(config, out, device=device, amp_dtype=amp(args, device))
+    print()
+    print((out / "results.md").read_text())
+    print(f"time: {result.seconds:.0f} s; folder: {out} (results.csv, results.md, figure.png, report.html)")

@@ -15,7 +15,7 @@ from maskgit.fileio import atomic_write
 from maskgit.masking.schedules import gamma
 
 
-def _finish(fig: plt.Figure, ax: plt.Axes, xlabel: str, ylabel: str, title: str, path: Path) -> None:
+def finish_figure(fig: plt.Figure, ax: plt.Axes, xlabel: str, ylabel: str, title: str, path: Path) -> None:
     """Label, add legend and grid, save as PNG atomically, close."""
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
@@ -38,7 +38,7 @@ def fid_figure(rows: list[ResultRow], path: Path) -> None:
         ax.plot(*zip(*points, strict=True), marker=".", linestyle=":", label=f"{schedule} T={t}: stop at S")
     for i, row in enumerate(r for r in baseline_rows(rows) if r.key != "one-step"):
         ax.axhline(row.fid, linestyle="--", linewidth=1, color=f"C{(i + 4) % 10}", label=row.name)
-    _finish(
+    finish_figure(
         fig,
         ax,
         "decoding iterations (T, or the sweet spot S)",
@@ -59,4 +59,4 @@ def masked_fraction_figure(traces: list[tuple[str, int, Path]], path: Path) -> N
         x = np.arange(0, len(fraction) + 1)
         ax.plot(x, [1.0, *fraction], marker="o", color=f"C{i}", label=f"{schedule} (T={t}), measured")
         ax.plot(x, [float(gamma(schedule, k / t)) for k in x], linestyle=":", color=f"C{i}", label=f"gamma({schedule})")
-    _finish(fig, ax, "iteration", "fraction of unknown tokens still masked", "Mask ratio against iteration", path)
+    finish_figure(fig, ax, "iteration", "fraction of unknown tokens still masked", "Mask ratio against iteration", path)

@@ -71,6 +71,14 @@ class Report:
             f"<style>{STYLE}</style></head><body>{''.join(body)}</body></html>\n"
         )
 
+    def write(self, html_path: Path) -> Path:
+        """HTML_PATH and its markdown twin (.md, pictures in HTML_STEM_files/), each written atomically."""
+        page = self.html()
+        atomic_write(html_path, lambda tmp: tmp.write_text(page))
+        text = self.markdown(html_path.parent / f"{html_path.stem}_files")
+        atomic_write(html_path.with_suffix(".md"), lambda tmp: tmp.write_text(text))
+        return html_path
+
     def markdown(self, files: Path) -> str:
         """The markdown twin; pictures are written into `files` and linked relatively."""
         out = [f"# {self.title}"]
@@ -287,12 +295,7 @@ def write_demo_report(out: Path, summary: dict) -> Path:
     report.table(Table("Settings", ["setting", "value"], settings))
     if "large" in benchmarks:
         add_decoding_steps(report, out / "large", sweep_rows(out / "large"), limit=2)
-    html_path = out / "report.html"
-    page = report.html()
-    atomic_write(html_path, lambda tmp: tmp.write_text(page))
-    text = report.markdown(out / "report_files")
-    atomic_write(out / "report.md", lambda tmp: tmp.write_text(text))
-    return html_path
+    return report.write(out / "report.html")
 
 
 def write_report(folder: Path, out: Path | None = None, run: str | None = None) -> tuple[Path, Path]:
@@ -311,10 +314,5 @@ def write_report(folder: Path, out: Path | None = None, run: str | None = None) 
             add_run(report, run_folder)
     else:
         add_run(report, folder)
-    html_path = Path(out) if out else folder / "report.html"
-    md_path = html_path.with_suffix(".md")
-    page = report.html()
-    atomic_write(html_path, lambda tmp: tmp.write_text(page))
-    text = report.markdown(html_path.parent / f"{html_path.stem}_files")
-    atomic_write(md_path, lambda tmp: tmp.write_text(text))
-    return html_path, md_path
+    html_path = report.write(Path(out) if out else folder / "report.html")
+    return html_path, html_path.with_suffix(".md")

@@ -39,6 +39,9 @@ class SweepConfig:
     schedules: list[str] = field(default_factory=lambda: ["cosine", "linear", "square"])
     steps: list[int] = field(default_factory=lambda: [1, 2, 4, 8, 12])
     sweet_spots: list[int] = field(default_factory=list)  # extra sweet spots S < T per step count T
+    # (T, S) pairs to score instead of steps x sweet spots (`steps` then becomes their T values): a
+    # study of particular cells, e.g. the lab's T = 20, S = 20 and T = 19, S = 2
+    step_pairs: list[tuple[int, int]] = field(default_factory=list)
     temperature: float = DecodeConfig().choice_temperature
     confidence: str = DecodeConfig().confidence
     seed: int = 0
@@ -51,6 +54,11 @@ class SweepConfig:
     baselines: list[str] = field(default_factory=lambda: list(BASELINES))
 
     def __post_init__(self) -> None:
+        self.step_pairs = sorted({(int(t), int(s)) for t, s in self.step_pairs})
+        if any(not 1 <= s <= t for t, s in self.step_pairs):
+            raise InputError(f"each (T, S) pair needs 1 <= S <= T, got {self.step_pairs}")
+        if self.step_pairs:
+            self.steps = sorted({t for t, _ in self.step_pairs})
         if not self.schedules or not self.steps:
             raise InputError("a sweep needs at least one schedule and one step count")
         for name in self.schedules:
@@ -76,8 +84,11 @@ class SweepConfig:
             for t in sorted(set(self.steps)):
                 if t == 1 and schedule != self.schedules[0]:
                     continue
-                for s in sorted({t, *(s for s in self.sweet_spots if s < t)}):
-                    out.append((schedule, t, s))
+                if self.step_pairs:
+                    spots = {s for pair_t, s in self.step_pairs if pair_t == t}
+                else:
+                    spots = {t, *(s for s in self.sweet_spots if s < t)}
+                out.extend((schedule, t, s) for s in sorted(spots))
         return out
 
 
