@@ -34,7 +34,7 @@ import torch
 import yaml
 from torch import Tensor
 
-from maskgit.checkpoint import check_fit, save_checkpoint
+from maskgit.checkpoint import load_state, save_checkpoint
 from maskgit.config import replace_config
 from maskgit.errors import CheckpointError, ConfigError
 from maskgit.tokenizer.config import TokenizerConfig
@@ -284,7 +284,9 @@ def _attention_state(prefix: str, params: Mapping[str, Tensor], dim: int) -> dic
 def load_lab_tokenizer(checkpoint: str | Path, config_path: str | Path) -> VQGAN:
     config = tokenizer_config_from_lab(config_path)
     state = tokenizer_state(only_model(read_torch_weights(checkpoint), "vqgan"))
-    return _build(VQGAN(config), state, f"{checkpoint} (VQGAN)")  # type: ignore[return-value]
+    model = VQGAN(config)
+    load_state(model, state, f"{checkpoint} (VQGAN)")  # every name and shape checked (check_fit)
+    return model.eval()
 
 
 def load_lab_transformer(
@@ -292,14 +294,8 @@ def load_lab_transformer(
 ) -> BidirectionalTransformer:
     config = transformer_config_from_lab(config_path, heads)
     state = transformer_state(only_model(read_torch_weights(checkpoint), "transformer"), config.dim)
-    return _build(BidirectionalTransformer(config), state, f"{checkpoint} (transformer)")  # type: ignore[return-value]
-
-
-def _build(model: torch.nn.Module, state: dict[str, Tensor], source: str) -> torch.nn.Module:
-    """Load `state` into `model` after checking every name and shape (check_fit lists what does not fit)."""
-    expected = model.state_dict()
-    check_fit(expected, state, source)
-    model.load_state_dict({k: v.to(expected[k].dtype) for k, v in state.items()})
+    model = BidirectionalTransformer(config)
+    load_state(model, state, f"{checkpoint} (transformer)")
     return model.eval()
 
 

@@ -159,12 +159,17 @@ LOSS_VARIANT_RUNS = {
 }
 
 
+def loss_variant_size(device: torch.device) -> dict:
+    """The loss-variants transformers' size for the device the experiment runs on."""
+    return LOSS_VARIANT_RUNS[device.type if device.type in LOSS_VARIANT_RUNS else "cpu"]
+
+
 def loss_variants_study(config: ExperimentConfig, out: Path, device: torch.device, log: Callable[[str], None]) -> Study:
     arms = []
     for loss_on in ("all", "masked"):
         model = train_loss_variant(config, out / "train" / f"loss-{loss_on}", loss_on, device, log)
         arms.append(Arm(f"loss on {loss_on} tokens", f"loss-{loss_on}", model, OUR_RULE))
-    size = LOSS_VARIANT_RUNS[device.type if device.type in LOSS_VARIANT_RUNS else "cpu"]
+    size = loss_variant_size(device)
     steps = config.train_steps or size["max_steps"]
     return Study(
         arms=arms,
@@ -198,7 +203,7 @@ def train_loss_variant(
     if model.is_file():
         log(f"loss-variants: {run.name} already trained ({model})")
         return model
-    size = LOSS_VARIANT_RUNS[device.type if device.type in LOSS_VARIANT_RUNS else "cpu"]
+    size = loss_variant_size(device)
     train = TransformerTrainConfig(
         data=config.data,
         tokenizer=config.model,
