@@ -3,7 +3,7 @@
 The configs travel as JSON in the safetensors header (metadata key "maskgit"), next to a format
 version, so a file can never be separated from the config that built it:
 
-    {"format_version": 1, "models": {"tokenizer": {...TokenizerConfig...}, "transformer": {...}}, "extra": {...}}
+    {"format_version": 2, "models": {"tokenizer": {...TokenizerConfig...}, "transformer": {...}}, "extra": {...}}
 
 Tensors are named "<model>.<state-dict key>". Files are written to a temporary name and renamed, so a
 crash mid-save never leaves a half-written checkpoint.
@@ -27,10 +27,11 @@ from maskgit.errors import CheckpointError, ConfigError
 from maskgit.fileio import atomic_write
 from maskgit.tokenizer.config import TokenizerConfig
 from maskgit.tokenizer.vqgan import VQGAN
+from maskgit.transformer.attention import fuse_qkv
 from maskgit.transformer.config import TransformerConfig
 from maskgit.transformer.model import BidirectionalTransformer
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: fused attention projections (qkv_proj); format 1 files are upgraded when read
 METADATA_KEY = "maskgit"
 MODEL_TYPES: dict[str, tuple[type, type[nn.Module]]] = {
     "tokenizer": (TokenizerConfig, VQGAN),
@@ -177,6 +178,8 @@ def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> Loa
             raise CheckpointError(f"{path}: the {name} config is invalid ({error})") from error
         prefix = f"{name}."
         own = {k[len(prefix) :]: v for k, v in tensors.items() if k.startswith(prefix)}
+        if int(header["format_version"]) < 2:
+            fuse_qkv(own)
         with torch.device("meta"):  # the config's shapes, checked against the file before anything is allocated
             skeleton = model_cls(config)
         check_fit(skeleton.state_dict(), own, f"{path} ({name})")

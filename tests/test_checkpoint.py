@@ -85,6 +85,23 @@ def test_a_newer_format_asks_for_an_upgrade(tmp_path):
         load_checkpoint(path)
 
 
+def test_format_1_files_with_separate_q_k_v_projections_load_and_predict_the_same(tiny_model, tmp_path):
+    """The shipped emoji model is such a file: format 1 stored q_proj, k_proj and v_proj apart."""
+    path = tmp_path / "model.safetensors"
+    tiny_model.save(path)
+    header, tensors = read_checkpoint(path)
+    old = {}
+    for key, value in tensors.items():
+        if ".qkv_proj." in key:
+            for name, part in zip(("q_proj", "k_proj", "v_proj"), value.chunk(3), strict=True):
+                old[key.replace("qkv_proj", name)] = part.contiguous()
+        else:
+            old[key] = value
+    save_file(old, str(path), metadata={METADATA_KEY: json.dumps({**header, "format_version": 1})})
+    tokens = torch.randint(0, 33, (2, 16))
+    assert torch.equal(load_checkpoint(path).transformer(tokens), tiny_model.transformer(tokens))
+
+
 def test_weights_that_do_not_fit_the_config_name_the_tensor_and_both_shapes(tiny_model, tmp_path):
     path = tmp_path / "model.safetensors"
     tiny_model.save(path)

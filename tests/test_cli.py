@@ -72,3 +72,20 @@ def test_tokenizer_metrics_reports_l1_and_psnr(setup, capsys):
     )
     figures = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert figures["images"] == 6 and 0 < figures["l1"] < 1 and figures["psnr"] > 0
+
+
+def test_precision_auto_is_bf16_only_where_the_cpu_does_bf16_natively(monkeypatch):
+    import argparse
+
+    import torch
+
+    from maskgit.cli.common import amp
+    from maskgit.training import runtime
+
+    cpu, auto = torch.device("cpu"), argparse.Namespace(precision="auto")
+    monkeypatch.setattr(runtime, "cpu_has_fast_bf16", lambda: True)  # AVX-512 BF16 or AMX
+    assert amp(auto, cpu) == torch.bfloat16
+    monkeypatch.setattr(runtime, "cpu_has_fast_bf16", lambda: False)  # AVX2 only: bf16 would be emulated
+    assert amp(auto, cpu) is None
+    assert amp(argparse.Namespace(precision="bf16"), cpu) == torch.bfloat16
+    assert amp(argparse.Namespace(precision="fp32"), torch.device("meta")) is None

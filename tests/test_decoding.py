@@ -221,13 +221,13 @@ class ClassFavouringTransformer(torch.nn.Module):
     check_inputs = BidirectionalTransformer.check_inputs  # the real model's input checks
     check_values = BidirectionalTransformer.check_values
 
-    def forward(self, tokens, class_ids=None):
+    def forward(self, tokens, class_ids=None, at=None):
         logits = torch.zeros(tokens.shape[0], 16, 32)
         if class_ids is not None:
             for b, c in enumerate(class_ids.tolist()):
                 if c != self.config.null_class_id:
                     logits[b, :, 7 * c + 3] = 10.0
-        return logits
+        return logits if at is None else logits[at]
 
 
 def test_guidance_mixes_conditional_and_unconditional_logits():
@@ -276,8 +276,8 @@ def test_micro_batching_does_not_change_the_result(tiny_model, images):
 def test_one_decoding_step_fixes_the_most_confident_argmax_choices_and_remasks_the_rest():
     from maskgit.decoding.parallel_decode import decoding_step
 
-    # one image, 4 tokens, 3 codes; token 0 is known (id 2), tokens 1-3 are masked
-    logits = torch.tensor([[[0.0, 0.0, 0.0], [5.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 9.0]]])
+    # one image, 4 tokens, 3 codes; token 0 is known (id 2), tokens 1-3 are masked: their logits
+    logits = torch.tensor([[5.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 9.0]])
     predicted = torch.tensor([[2, 0, 0, 0]])
     token_mask = torch.tensor([[False, True, True, True]])
     config = DecodeConfig(total_steps=2, schedule="linear", confidence="greedy", choice_temperature=0.0)
@@ -297,3 +297,41 @@ def test_mask_lowest_marks_exactly_the_k_lowest_scores_of_each_row():
         [False, True, False, False],
         [False, True, True, True],
     ]
+
+
+# Tokens the decoder gave before the speed work of issue 12 (fused QKV, output head at masked positions only,
+# in-place noise, one autocast context): any change to what decoding computes shows up here.
+DECODED_BEFORE_ISSUE_12 = {
+    "greedy": [
+        [2, 11, 12, 8, 10, 23, 11, 5, 15, 0, 16, 1, 12, 7, 31, 28],
+        [2, 27, 1, 25, 30, 23, 25, 20, 10, 28, 10, 10, 29, 14, 31, 22],
+        [2, 27, 1, 25, 23, 23, 13, 8, 10, 4, 9, 10, 4, 13, 31, 22],
+        [2, 27, 1, 25, 10, 23, 13, 8, 10, 4, 22, 10, 4, 13, 31, 10],
+    ],
+    "sampled": [
+        [2, 11, 12, 8, 7, 28, 11, 5, 15, 0, 16, 1, 12, 7, 1, 28],
+        [13, 30, 26, 14, 30, 25, 20, 20, 11, 28, 10, 1, 29, 14, 22, 7],
+        [1, 27, 15, 30, 23, 31, 8, 30, 15, 15, 9, 8, 4, 20, 11, 9],
+        [9, 28, 15, 5, 25, 18, 27, 4, 8, 7, 19, 1, 4, 19, 22, 28],
+    ],
+    "noisy-probs": [
+        [9, 11, 12, 8, 19, 8, 11, 5, 15, 0, 16, 1, 12, 7, 29, 28],
+        [4, 17, 10, 20, 30, 4, 14, 20, 20, 28, 10, 16, 29, 14, 6, 3],
+        [28, 17, 6, 12, 23, 1, 26, 28, 18, 16, 9, 6, 30, 20, 8, 7],
+        [9, 9, 20, 3, 26, 16, 28, 16, 18, 2, 0, 26, 16, 5, 31, 13],
+    ],
+}
+
+
+@pytest.mark.parametrize("rule", list(DECODED_BEFORE_ISSUE_12))
+def test_decoding_gives_the_same_tokens_as_before_it_was_made_faster(rule):
+    from maskgit import BidirectionalTransformer, TransformerConfig, per_image_generators
+
+    torch.manual_seed(0)
+    model = BidirectionalTransformer(TransformerConfig.preset("tiny")).eval()
+    g = torch.Generator().manual_seed(1)
+    tokens = torch.randint(0, 32, (4, 16), generator=g)
+    mask = torch.rand(4, 16, generator=g) < torch.tensor([[0.3], [0.6], [0.9], [1.0]])
+    config = DecodeConfig(total_steps=4, confidence=rule, choice_temperature=2.0)
+    result = decode_tokens(model, tokens, mask, config, generator=per_image_generators(range(4)))
+    assert result.tokens.tolist() == DECODED_BEFORE_ISSUE_12[rule]

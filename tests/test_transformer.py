@@ -88,3 +88,34 @@ def test_under_bf16_autocast_on_a_cpu_attention_takes_the_explicit_math_path():
     assert torch.equal(fused, explicit)  # the same path, measured faster there (docs/benchmarks.md)
     attention.fused = True
     torch.testing.assert_close(attention(x), fused.float(), atol=0.05, rtol=0.05)  # fp32: the fused kernel, close
+
+
+@pytest.mark.parametrize("num_classes", [0, 3])
+def test_predicting_only_some_positions_gives_exactly_those_rows_of_the_full_prediction(num_classes):
+    config = TransformerConfig(**{**TransformerConfig.preset("tiny").__dict__, "num_classes": num_classes})
+    model = BidirectionalTransformer(config).eval()
+    g = torch.Generator().manual_seed(0)
+    tokens = torch.randint(0, config.mask_token_id + 1, (3, config.num_tokens), generator=g)
+    at = torch.rand(3, config.num_tokens, generator=g) < 0.4
+    classes = torch.tensor([0, 1, 3]) if num_classes else None
+    with torch.no_grad():
+        rows = model(tokens, classes, at)
+        assert rows.shape == (int(at.sum()), config.output_classes)
+        torch.testing.assert_close(rows, model(tokens, classes)[at], rtol=0, atol=1e-6)
+
+
+def test_state_dicts_with_separate_q_k_v_projections_load_into_the_fused_one():
+    """Models saved before checkpoint format 2 stored q_proj, k_proj, v_proj; their rows stack into qkv_proj."""
+    torch.manual_seed(0)
+    model = BidirectionalTransformer(TransformerConfig.preset("tiny")).eval()
+    tokens = torch.randint(0, 33, (2, 16))
+    old = {}
+    for key, value in model.state_dict().items():
+        if ".qkv_proj." in key:
+            for name, part in zip(("q_proj", "k_proj", "v_proj"), value.chunk(3), strict=True):
+                old[key.replace("qkv_proj", name)] = part.clone()
+        else:
+            old[key] = value
+    fresh = BidirectionalTransformer(TransformerConfig.preset("tiny")).eval()
+    fresh.load_state_dict(old)
+    assert torch.equal(fresh(tokens), model(tokens))

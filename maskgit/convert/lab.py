@@ -262,22 +262,22 @@ def _attention_state(prefix: str, params: Mapping[str, Tensor], dim: int) -> dic
         weight = params[f"{name}.weight"]
         return weight, params.get(f"{name}.bias", torch.zeros(weight.shape[0], dtype=weight.dtype))
 
-    if len(scheme) == 2:  # fused: rows are q, then k, then v
-        weight, bias = linear(scheme[0])
-        if weight.shape[0] != 3 * dim:
+    if len(scheme) == 2:  # fused: rows are q, then k, then v, as in qkv_proj
+        qkv_weight, qkv_bias = linear(scheme[0])
+        if qkv_weight.shape[0] != 3 * dim:
             raise CheckpointError(
-                f"{prefix}.{scheme[0]}: {tuple(weight.shape)} is not a fused (3 x {dim}, {dim}) projection"
+                f"{prefix}.{scheme[0]}: {tuple(qkv_weight.shape)} is not a fused (3 x {dim}, {dim}) projection"
             )
-        qkv = list(zip(weight.split(dim), bias.split(dim), strict=True))
-        out_weight, out_bias = linear(scheme[1])
     else:
-        qkv = [linear(name) for name in scheme[:3]]
-        out_weight, out_bias = linear(scheme[3])
-    state = {}
-    for name, (weight, bias) in zip(("q_proj", "k_proj", "v_proj"), qkv, strict=True):
-        state[f"{prefix}.{name}.weight"], state[f"{prefix}.{name}.bias"] = weight, bias
-    state[f"{prefix}.out_proj.weight"], state[f"{prefix}.out_proj.bias"] = out_weight, out_bias
-    return state
+        weights, biases = zip(*(linear(name) for name in scheme[:3]), strict=True)
+        qkv_weight, qkv_bias = torch.cat(weights), torch.cat(biases)
+    out_weight, out_bias = linear(scheme[-1])
+    return {
+        f"{prefix}.qkv_proj.weight": qkv_weight,
+        f"{prefix}.qkv_proj.bias": qkv_bias,
+        f"{prefix}.out_proj.weight": out_weight,
+        f"{prefix}.out_proj.bias": out_bias,
+    }
 
 
 # ---- the import ------------------------------------------------------------------------------------

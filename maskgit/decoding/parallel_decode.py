@@ -68,7 +68,7 @@ def _gumbel(rows: Tensor, width: int, generators: Generators, device: torch.devi
         u = _uniform((int(rows.sum()), width), generators, device)
     else:
         u = torch.cat([_uniform((int(n), width), g, device) for n, g in zip(rows.tolist(), generators, strict=True)])
-    return -torch.log(-torch.log(u.clamp_min(1e-20)) + 1e-20)
+    return u.clamp_min_(1e-20).log_().neg_().add_(1e-20).log_().neg_()  # -log(-log(u) + 1e-20), in place
 
 
 def choose_tokens(
@@ -95,21 +95,27 @@ def choose_tokens(
         chosen = logits.argmax(dim=-1)
     else:
         noise = _gumbel(rows, logits.shape[-1] + 1, generators, logits.device)  # one extra column per row
-        chosen = (logits + noise[:, :-1]).argmax(dim=-1)  # Gumbel-max: a sample from softmax(logits)
+        chosen = noise[:, :-1].add_(logits).argmax(dim=-1)  # Gumbel-max: a sample from softmax(logits)
     chosen_prob = probs.gather(1, chosen[:, None]).squeeze(1)
     confidence = torch.log(chosen_prob.clamp_min(1e-30)) + temperature * noise[:, -1]
     return chosen, confidence
 
 
 def guided_logits(
-    transformer: BidirectionalTransformer, inputs: Tensor, class_ids: Tensor | None, cfg_scale: float
+    transformer: BidirectionalTransformer,
+    inputs: Tensor,
+    class_ids: Tensor | None,
+    cfg_scale: float,
+    at: Tensor | None = None,
 ) -> Tensor:
-    """(B, N, K) float32 logits over the codebook (the mask class dropped), with guidance if asked."""
+    """float32 logits over the codebook (the mask class dropped), with guidance if asked: (B, N, K), or
+    (M, K) for the M positions `at` ((B, N) bool), batch-major."""
     k = transformer.config.codebook_size
     if class_ids is None or cfg_scale == 1.0:
-        return transformer(inputs, class_ids)[..., :k].float()
-    conditional = transformer(inputs, class_ids)[..., :k].float()
-    unconditional = transformer(inputs, torch.full_like(class_ids, transformer.config.null_class_id))[..., :k].float()
+        return transformer(inputs, class_ids, at)[..., :k].float()
+    conditional = transformer(inputs, class_ids, at)[..., :k].float()
+    null = torch.full_like(class_ids, transformer.config.null_class_id)
+    unconditional = transformer(inputs, null, at)[..., :k].float()
     return unconditional + cfg_scale * (conditional - unconditional)
 
 
@@ -133,8 +139,9 @@ def decoding_step(
 ) -> DecodeStep:
     """One step of iterative decoding: what it sees, what it chooses, what it masks again.
 
-    Sees: logits (B, N, K) for the current inputs, the ids so far `predicted` (B, N) (any value where
-        masked), token_mask (B, N) bool (True: still masked), and each image's N0 = initial (B,).
+    Sees: logits (M, K) for the current inputs at the M masked positions, batch-major (logits[token_mask] of
+        a full prediction), the ids so far `predicted` (B, N) (any value where masked), token_mask (B, N) bool
+        (True: still masked), and each image's N0 = initial (B,).
     Chooses: a token and a confidence for every masked position (choose_tokens, at the annealed
         temperature t0 * (1 - step / T)); known and already decoded tokens have confidence +inf.
     Re-masks: the masked_count_after_step lowest-confidence tokens of each image (mask_lowest).
@@ -143,7 +150,7 @@ def decoding_step(
     """
     masked_now = token_mask.sum(dim=1)  # (B,)
     temperature = config.choice_temperature * (1 - step / config.total_steps)
-    chosen, chosen_confidence = choose_tokens(logits[token_mask], temperature, config.confidence, masked_now, generator)
+    chosen, chosen_confidence = choose_tokens(logits, temperature, config.confidence, masked_now, generator)
     predicted = predicted.masked_scatter(token_mask, chosen)  # (B, N), no mask id left
     confidence = torch.full(token_mask.shape, KNOWN_CONFIDENCE, device=token_mask.device)
     confidence = confidence.masked_scatter(token_mask, chosen_confidence.float())
@@ -196,18 +203,20 @@ def decode_tokens(
     current = tokens.masked_fill(token_mask, mask_id)  # (B, N)
     transformer.check_values(current, class_ids)  # once, not every step
     predicted = current.clone()
+    # One autocast context around the whole loop: the weights are cast to amp_dtype once per decode, not once
+    # per step. Only the transformer's matrix work runs in amp_dtype; the choice works on float32 logits.
     autocast = torch.autocast(tokens.device.type, dtype=amp_dtype) if amp_dtype is not None else nullcontext()
 
-    def predict(inputs: Tensor, classes: Tensor | None) -> Tensor:
-        return guided_logits(transformer, inputs, classes, config.cfg_scale)
+    def predict(inputs: Tensor, classes: Tensor | None, at: Tensor) -> Tensor:
+        return guided_logits(transformer, inputs, classes, config.cfg_scale, at)
 
     trace: list[DecodeStep] = []
-    for step in range(config.steps_to_run):
-        with autocast:
-            logits = in_micro_batches(predict, current, class_ids, size=micro_batch)  # (B, N, K)
-        decided = decoding_step(logits, current, token_mask, initial, step=step, config=config, generator=generator)
-        predicted, token_mask = decided.predicted, decided.token_mask
-        current = predicted.masked_fill(token_mask, mask_id)
-        if return_trace:
-            trace.append(DecodeStep(token_mask.cpu(), predicted.cpu(), decided.confidence.cpu()))
+    with autocast:
+        for step in range(config.steps_to_run):
+            logits = in_micro_batches(predict, current, class_ids, token_mask, size=micro_batch)  # (M, K)
+            decided = decoding_step(logits, current, token_mask, initial, step=step, config=config, generator=generator)
+            predicted, token_mask = decided.predicted, decided.token_mask
+            current = predicted.masked_fill(token_mask, mask_id)
+            if return_trace:
+                trace.append(DecodeStep(token_mask.cpu(), predicted.cpu(), decided.confidence.cpu()))
     return DecodeResult(tokens=predicted, token_mask=token_mask, trace=trace)

@@ -10,7 +10,8 @@ from torch import Tensor, nn
 
 
 class MultiHeadAttention(nn.Module):
-    """Q, K, V projections -> split into heads -> softmax(Q K^T / sqrt(d_k)) V -> merge heads -> output.
+    """Q, K, V projection (one fused matrix) -> split into heads -> softmax(Q K^T / sqrt(d_k)) V -> merge heads
+    -> output.
 
     `fused=True` (default) computes the attention with torch's scaled_dot_product_attention; `fused=False`
     runs the explicit math of the seeds, kept as the reference the fused path is tested against.
@@ -24,20 +25,15 @@ class MultiHeadAttention(nn.Module):
         super().__init__()
         self.heads = heads
         self.head_dim = dim // heads
-        self.q_proj = nn.Linear(dim, dim)
-        self.k_proj = nn.Linear(dim, dim)
-        self.v_proj = nn.Linear(dim, dim)
+        self.qkv_proj = nn.Linear(dim, 3 * dim)  # rows: Q, then K, then V (one matrix multiply for all three)
         self.out_proj = nn.Linear(dim, dim)
         self.attn_dropout = attn_dropout
         self.fused = fused
 
-    def split_heads(self, x: Tensor) -> Tensor:  # (B, L, D) -> (B, H, L, D/H)
-        b, length, _ = x.shape
-        return x.view(b, length, self.heads, self.head_dim).transpose(1, 2)
-
     def forward(self, x: Tensor) -> Tensor:  # (B, L, D) -> (B, L, D)
         b, length, dim = x.shape
-        q, k, v = self.split_heads(self.q_proj(x)), self.split_heads(self.k_proj(x)), self.split_heads(self.v_proj(x))
+        qkv = self.qkv_proj(x).view(b, length, 3, self.heads, self.head_dim)  # (B, L, 3, H, D/H)
+        q, k, v = qkv.permute(2, 0, 3, 1, 4).unbind(0)  # (B, H, L, D/H) each
         dropout = self.attn_dropout if self.training else 0.0
         if self.fused and not cpu_bf16_autocast(x):
             out = F.scaled_dot_product_attention(q, k, v, dropout_p=dropout)  # (B, H, L, D/H)
@@ -47,6 +43,24 @@ class MultiHeadAttention(nn.Module):
             out = weights @ v  # (B, H, L, D/H)
         out = out.transpose(1, 2).reshape(b, length, dim)  # merge heads
         return self.out_proj(out)
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs) -> None:
+        fuse_qkv(state_dict, prefix)  # state dicts saved before the projections were fused
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+
+
+def fuse_qkv(state: dict[str, Tensor], prefix: str = "") -> dict[str, Tensor]:
+    """Replace separate `q_proj`, `k_proj`, `v_proj` tensors (maskgit before checkpoint format 2) by the fused
+    `qkv_proj` one, in place, for every attention layer under `prefix`; returns `state`."""
+    for key in [k for k in state if k.startswith(prefix) and k.endswith("q_proj.weight")]:
+        layer = key[: -len("q_proj.weight")]  # "" or "blocks.0.attention."
+        if layer and not layer.endswith("."):
+            continue
+        for kind in ("weight", "bias"):
+            parts = [state.pop(f"{layer}{name}.{kind}", None) for name in ("q_proj", "k_proj", "v_proj")]
+            if all(p is not None for p in parts):
+                state[f"{layer}qkv_proj.{kind}"] = torch.cat(parts)
+    return state
 
 
 def cpu_bf16_autocast(x: Tensor) -> bool:

@@ -96,15 +96,18 @@ class BidirectionalTransformer(nn.Module):
         if class_ids is not None and (int(class_ids.min()) < 0 or int(class_ids.max()) > c.num_classes):
             raise InputError(f"class ids must lie in [0, {c.num_classes}] (the null class {c.num_classes} included)")
 
-    def forward(self, tokens: Tensor, class_ids: Tensor | None = None) -> Tensor:
-        """Predict every position.
+    def forward(self, tokens: Tensor, class_ids: Tensor | None = None, at: Tensor | None = None) -> Tensor:
+        """Predict every position, or only the positions `at`.
 
         Args:
             tokens: (B, N) int64 ids in [0, codebook_size]; codebook_size is the mask token.
             class_ids: (B,) int64 in [0, num_classes] for a class-conditional model (num_classes = null
                 class, the unconditional branch of classifier-free guidance); None means null class.
+            at: (B, N) bool, the positions to predict (decoding needs only the masked ones: the output head,
+                a (D x C) matrix per position, runs only there); None predicts every position.
         Returns:
-            (B, N, output_classes) logits.
+            (B, N, output_classes) logits, or (M, output_classes) for the M positions `at`, batch-major
+            (the rows of logits[at]).
         """
         self.check_inputs(tokens, class_ids)
         x = self.token_embedding(tokens)  # (B, N, D)
@@ -115,7 +118,10 @@ class BidirectionalTransformer(nn.Module):
         x = self.embed_dropout(self.embed_norm(x + self.position_embedding))
         for block in self.blocks:
             x = block(x)
-        x = self.final_norm(x)[:, -self.config.num_tokens :]  # drop the class position: (B, N, D)
-        h = self.token_predictor(x)
+        x = x[:, -self.config.num_tokens :]  # drop the class position: (B, N, D)
+        bias = self.output_bias  # (N, C)
+        if at is not None:
+            x, bias = x[at], bias.expand(tokens.shape[0], -1, -1)[at]  # (M, D), (M, C)
+        h = self.token_predictor(self.final_norm(x))
         weight = self.token_embedding.weight[: self.config.output_classes]  # (C, D)
-        return h @ weight.t() + self.output_bias  # (B, N, C)
+        return h @ weight.t() + bias  # (B, N, C) or (M, C)
