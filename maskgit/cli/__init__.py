@@ -1,5 +1,6 @@
 """The `maskgit` command line, one module per user task: models (presets, inspect), data, train, infer
-(inpaint, generate), evaluate (fid, tokenizer-metrics) and experiments (sweep, demo, report).
+(inpaint, generate), evaluate (fid, tokenizer-metrics), experiments (sweep, demo, report), data and app (the
+inpainting page).
 
 Library errors become one-line messages (exit 2), never tracebacks.
 """
@@ -14,10 +15,10 @@ from collections.abc import Sequence
 from typing import NoReturn
 
 from maskgit import __version__
-from maskgit.cli import data, evaluate, experiments, infer, models, train
+from maskgit.cli import app, data, evaluate, experiments, infer, models, train
 from maskgit.errors import MaskGitError
 
-TASKS = (models, train, infer, evaluate, experiments, data)  # the order of `maskgit --help`
+TASKS = (models, train, infer, evaluate, experiments, data, app)  # the order of `maskgit --help`
 
 
 class OneLineParser(argparse.ArgumentParser):

@@ -125,6 +125,10 @@ def runtime_arguments(p: argparse.ArgumentParser, batch: int, seed: bool = True)
     if seed:
         p.add_argument("--seed", type=INDEX, default=0, help="image i is decoded with seed + i (default 0)")
     p.add_argument("--device", default=None, help="cpu, cuda, cuda:N (default: cuda if available)")
+    precision_argument(p)
+
+
+def precision_argument(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--precision",
         default="auto",

@@ -52,25 +52,31 @@ def box_mask(rng: np.random.Generator, resolution: int) -> np.ndarray:
     return mask
 
 
+SIDES = ("top", "bottom", "left", "right")
+
+
+def side_mask(resolution: int, side: str, depth: int) -> np.ndarray:
+    """One side of the image missing to `depth` pixels (outpainting)."""
+    if side not in SIDES or not 1 <= depth <= resolution:
+        raise DataError(f"an outpainting mask needs a side ({', '.join(SIDES)}) and a depth in 1..{resolution}")
+    mask = np.zeros((resolution, resolution), dtype=bool)
+    view = mask if side in ("top", "bottom") else mask.T
+    if side in ("top", "left"):
+        view[:depth] = True
+    else:
+        view[-depth:] = True
+    return mask
+
+
 def outpaint_mask(rng: np.random.Generator, resolution: int) -> np.ndarray:
     """One side missing (25-50% of the image), or a border of 1/8 of the side all round."""
-    mask = np.zeros((resolution, resolution), dtype=bool)
     side = int(rng.integers(0, 5))
     if side == 4:
         border = resolution // 8
-        mask[:] = True
+        mask = np.ones((resolution, resolution), dtype=bool)
         mask[border:-border, border:-border] = False
         return mask
-    depth = int(rng.integers(resolution // 4, resolution // 2 + 1))
-    if side == 0:
-        mask[:depth] = True
-    elif side == 1:
-        mask[-depth:] = True
-    elif side == 2:
-        mask[:, :depth] = True
-    else:
-        mask[:, -depth:] = True
-    return mask
+    return side_mask(resolution, SIDES[side], int(rng.integers(resolution // 4, resolution // 2 + 1)))
 
 
 def large_mask(rng: np.random.Generator, resolution: int) -> np.ndarray:
@@ -86,13 +92,7 @@ def large_mask(rng: np.random.Generator, resolution: int) -> np.ndarray:
         mask[top : top + h, left : left + w] = True
         return mask
     depth = round(area / resolution)
-    side = int(rng.integers(0, 4))
-    view = mask if side < 2 else mask.T  # 0, 1: top, bottom; 2, 3: left, right
-    if side % 2 == 0:
-        view[:depth] = True
-    else:
-        view[-depth:] = True
-    return mask
+    return side_mask(resolution, SIDES[int(rng.integers(0, 4))], depth)
 
 
 GENERATORS = {"strokes": stroke_mask, "boxes": box_mask, "outpaint": outpaint_mask, "large": large_mask}
