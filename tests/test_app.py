@@ -107,3 +107,15 @@ def test_the_page_inpaints_the_chosen_mask_plus_what_is_drawn():
     assert actions.page_mask("drawn", 0, [layer], RESOLUTION).sum() == 1
     shown = actions.tinted(np.zeros((16, 16, 3), np.uint8), left, 16)
     assert (shown[:, :128, 0] > 0).all() and (shown[:, 128:] == 0).all()  # the chosen mask is tinted red
+
+
+def test_without_gradio_the_command_says_how_to_install_it(monkeypatch, capsys):
+    import sys
+
+    from maskgit.cli import main
+
+    monkeypatch.setitem(sys.modules, "gradio", None)  # import gradio now fails
+    monkeypatch.delitem(sys.modules, "maskgit.app.page", raising=False)
+    assert main(["app", "--examples", "0"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "pip install -e '.[app]'" in err

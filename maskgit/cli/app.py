@@ -23,7 +23,10 @@ def cmd_app(args: argparse.Namespace) -> None:
     images, names, note = model_sized_examples(args, c.resolution, c.image_channels)
     setup = PageSetup(model, path.name, images, names, note, amp(args, model.device))
     print(f"maskgit app: {path.name} on http://{args.host}:{args.port} (Ctrl+C stops it)", flush=True)
-    launch(setup, host=args.host, port=args.port)
+    try:
+        launch(setup, host=args.host, port=args.port)
+    except OSError as error:  # Gradio: the port is taken, or the address is not this machine's
+        raise InputError(f"cannot serve on {args.host}:{args.port} ({error}): pick another --port or --host") from error
 
 
 def model_sized_examples(args: argparse.Namespace, resolution: int, channels: int):
