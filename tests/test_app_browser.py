@@ -173,3 +173,13 @@ def test_a_benchmark_mask_on_a_test_image(page, tmp_path):
     shot = Path(os.environ.get("MASKGIT_APP_SCREENSHOT") or tmp_path / "app.png")
     page.screenshot(path=str(shot), full_page=True)
     assert shot.stat().st_size > 10_000
+
+
+def test_generate_from_scratch_shows_the_samples_and_the_steps_of_the_first(page):
+    from maskgit.decoding.config import DecodeConfig
+
+    page.get_by_role("tab", name="Generate").click()
+    page.locator("#generate-btn").click()
+    playwright.expect(page.locator("#samples img")).to_have_count(8, timeout=60_000)
+    steps = DecodeConfig.preset("generate").total_steps
+    playwright.expect(page.locator("#generate-steps img")).to_have_count(steps, timeout=10_000)
