@@ -119,3 +119,15 @@ def test_without_gradio_the_command_says_how_to_install_it(monkeypatch, capsys):
     assert main(["app", "--examples", "0"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "pip install -e '.[app]'" in err
+
+
+def test_a_class_conditional_model_generates_the_asked_class():
+    from maskgit import MaskGIT, TokenizerConfig, TransformerConfig
+
+    config = TransformerConfig(**{**TransformerConfig.preset("tiny").__dict__, "num_classes": 3})
+    model = MaskGIT.from_configs(TokenizerConfig.preset("tiny"), config).eval()
+    first, _ = actions.generate(model, 2, DecodeConfig(total_steps=3, cfg_scale=2.0), seed=0, class_id=0)
+    other, _ = actions.generate(model, 2, DecodeConfig(total_steps=3, cfg_scale=2.0), seed=0, class_id=2)
+    assert first.shape == other.shape == (2, 16, 16, 3) and not np.array_equal(first, other)
+    with pytest.raises(InputError, match=r"pick one of 0\.\.2"):
+        actions.generate(model, 1, DecodeConfig(), class_id=3)
