@@ -17,7 +17,7 @@ def test_inspect_shows_the_configs(tiny_model, tmp_path, capsys):
     tiny_model.save(path)
     assert main(["inspect", str(path)]) == 0
     out = capsys.readouterr().out
-    assert "format 1" in out and "codebook_size = 32" in out
+    assert "format 2" in out and "codebook_size = 32" in out
 
 
 def test_bad_input_is_one_line_on_stderr_with_exit_code_2(tmp_path):
