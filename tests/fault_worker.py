@@ -39,6 +39,9 @@ def inject(target: str, nth: int, fault: str) -> None:
 
 
 if __name__ == "__main__":
+    # Ctrl+C raises KeyboardInterrupt even when the test run was started in the background (a shell starts
+    # background jobs with SIGINT ignored, and Python then keeps it ignored).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     target, nth, fault, separator, *arguments = sys.argv[1:]
     assert separator == "--", "usage: fault_worker.py TARGET N FAULT -- ARGS"
     inject(target, int(nth), fault)
