@@ -19,7 +19,9 @@ matrices instead of 2), so its feed-forward is 853 wide: equal FLOPs per token (
 torch.utils.flop_counter and printed). Each method decodes the same token grids with its own sampling
 rule (maskgit: `sampled`, the official MaskGIT rule; aMUSEd: multinomial sampling, noisy top-k
 re-masking); the VQ encoder and decoder are left out. Throughput is images per second of a full decode,
-after one warm-up decode. Prints a table, then one JSON line with `speedup_vs_best_peer` per device.
+after one warm-up decode: the best of --runs timings (default 3), each over at least 64 images, for
+every method alike (a shared 2-core machine moves single timings by several percent). Prints a table,
+then one JSON line with `speedup_vs_best_peer` per device.
 """
 
 from __future__ import annotations
@@ -122,17 +124,22 @@ def flops_per_token(decode: Callable, device: torch.device) -> float:
     return counter.get_total_flops() / TOKENS
 
 
-def images_per_s(decode: Callable, batch: int, steps: int, start: str, amp, device, repeats: int) -> float:
+def images_per_s(decode: Callable, batch: int, steps: int, start: str, amp, device, runs: int) -> float:
+    """The best of `runs` timings (after one warm-up decode), each over at least 64 images."""
     tokens, mask = start_tokens(batch, start, device)
     decode(tokens, mask, steps, amp)  # warm-up
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-    began = time.perf_counter()
-    for _ in range(repeats):
-        decode(tokens, mask, steps, amp)
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-    return batch * repeats / (time.perf_counter() - began)
+    repeats = math.ceil(64 / batch)
+    best = 0.0
+    for _ in range(runs):
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        began = time.perf_counter()
+        for _ in range(repeats):
+            decode(tokens, mask, steps, amp)
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        best = max(best, batch * repeats / (time.perf_counter() - began))
+    return best
 
 
 def main() -> None:
@@ -141,6 +148,7 @@ def main() -> None:
     parser.add_argument("--steps", default="8,20")
     parser.add_argument("--batches", default="1,64")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--runs", type=int, default=3, help="timings per cell; the best counts (default 3)")
     args = parser.parse_args()
     device = torch.device(args.device)
     steps = [8] if args.quick else [int(s) for s in args.steps.split(",")]
@@ -169,8 +177,7 @@ def main() -> None:
             for batch in batches:
                 for precision, amp in precisions.items():
                     for name, (decode, _) in decoders.items():
-                        repeats = max(1, math.ceil(64 / batch)) if batch < 64 else 1
-                        rate = images_per_s(decode, batch, t, start, amp, device, repeats)
+                        rate = images_per_s(decode, batch, t, start, amp, device, args.runs)
                         rows.append({"method": name, "start": start, "steps": t, "batch": batch, "precision": precision,
                                      "images_per_s": round(rate, 2)})  # fmt: skip
                         print(f"| {name} | {start} | {t} | {batch} | {precision} | {rate:.2f} |", flush=True)

@@ -14,7 +14,9 @@ import os
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # a local page: no calls home
 
+import atexit
 import functools
+import shutil
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -112,6 +114,7 @@ def build_page(setup: PageSetup) -> gr.Blocks:
     blank = np.full((c.resolution, c.resolution, c.image_channels), 255, dtype=np.uint8)
     first = setup.examples[0] if len(setup.examples) else blank
     downloads = Path(tempfile.mkdtemp(prefix="maskgit-app-"))  # Gradio serves files from the temp folder
+    atexit.register(shutil.rmtree, downloads, ignore_errors=True)  # the page's files go when the server does
     classes = model.transformer.config.num_classes
 
     def big(image: np.ndarray) -> np.ndarray:
