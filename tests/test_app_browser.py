@@ -70,7 +70,10 @@ def page(page_url, browser):
     tab.goto(page_url)
     tab.wait_for_selector("#editor canvas", state="visible", timeout=30_000)
     playwright.expect(tab.locator("#editor button[aria-label='Brush']")).to_be_visible()
-    tab.wait_for_timeout(800)  # the editor paints its background
+    for _ in range(60):  # until the editor has painted the first test image: a later image must not race it
+        if painted(tab).mean() > 0.05:
+            break
+        tab.wait_for_timeout(250)
     yield tab
     context.close()
 
@@ -81,19 +84,24 @@ def upload(page, path: Path) -> None:
     chooser.value.set_files(str(path))
 
 
+def painted(page) -> np.ndarray:
+    """(H, W) bool over the editor canvas's screenshot (device pixels): True where it is not white."""
+    shot = np.asarray(Image.open(io.BytesIO(page.locator("#editor canvas").first.screenshot())).convert("RGB"))
+    mask = np.abs(shot.astype(int) - 255).sum(axis=2) > 60
+    mask[:3], mask[-3:], mask[:, :3], mask[:, -3:] = False, False, False, False  # the canvas border
+    return mask
+
+
 def image_on_screen(page, size: int) -> tuple[float, float, float]:
     """(left, top, scale): where the editor draws the (enlarged, size x size) image, found as the block of the
     canvas screenshot that is not the canvas's white (the test's image has no white pixels). Waits for the
     editor to finish painting a new image."""
-    canvas = page.locator("#editor canvas").first
-    for _ in range(40):
-        box = canvas.bounding_box()
-        shot = np.asarray(Image.open(io.BytesIO(canvas.screenshot())).convert("RGB")).astype(int)
-        ratio = shot.shape[1] / box["width"]
-        painted = np.abs(shot - 255).sum(axis=2) > 60
-        painted[:3], painted[-3:], painted[:, :3], painted[:, -3:] = False, False, False, False  # the border
-        rows = np.flatnonzero(painted.mean(axis=1) > 0.3)  # the toolbar and status text are narrower
-        cols = np.flatnonzero(painted[rows].mean(axis=0) > 0.9) if len(rows) else rows
+    box = page.locator("#editor canvas").first.bounding_box()
+    for _ in range(60):
+        shown = painted(page)
+        ratio = shown.shape[1] / box["width"]
+        rows = np.flatnonzero(shown.mean(axis=1) > 0.3)  # the toolbar and status text are narrower
+        cols = np.flatnonzero(shown[rows].mean(axis=0) > 0.9) if len(rows) else rows
         if len(rows) > 20 and len(cols) > 20:
             scale = (cols[-1] + 1 - cols[0]) / ratio / size
             assert abs((rows[-1] + 1 - rows[0]) / ratio / size - scale) < 0.05 * scale, "the image is not square"
