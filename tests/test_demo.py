@@ -3,6 +3,7 @@
 import json
 
 import pytest
+import torch
 
 from maskgit import MaskGIT
 from maskgit.cli import main
@@ -56,3 +57,9 @@ def test_without_the_fid_weights_the_demo_says_what_to_install(monkeypatch, tmp_
 def test_a_missing_model_is_a_one_line_error(argv, capsys):
     assert main(argv) == 2
     assert "no model at nowhere.safetensors" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the message on a machine without a GPU")
+def test_the_demo_on_a_gpu_this_machine_lacks_is_a_one_line_error(capsys):
+    assert main(["demo", "--device", "cuda"]) == 2
+    assert "this machine has no CUDA GPU" in capsys.readouterr().err

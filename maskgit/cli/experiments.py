@@ -69,9 +69,11 @@ def cmd_report(args: argparse.Namespace) -> None:
 
 
 def cmd_demo(args: argparse.Namespace) -> None:
+    from maskgit.cli.common import pick_device
     from maskgit.experiments.demo import run_demo
 
-    result = run_demo(Path(args.out), quick=args.quick, model=Path(args.model) if args.model else None)
+    model = Path(args.model) if args.model else None
+    result = run_demo(Path(args.out), quick=args.quick, model=model, device=pick_device(args.device))
     benchmarks = result.summary["benchmarks"]
     print()
     print(f"{'FID (masked PSNR)':<18}" + "".join(f"{name:>22}" for name in benchmarks))
@@ -124,6 +126,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--quick", action="store_true", help="the first 48 test images only (about a minute)")
     p.add_argument("--out", default="maskgit-demo", help="output folder (default maskgit-demo)")
     p.add_argument("--model", help="another checkpoint instead of the shipped one")
+    p.add_argument("--device", default=None, help="cpu, cuda, cuda:N (default: cuda if available); decoding is fp32")
     p.set_defaults(run=cmd_demo)
 
     p = sub.add_parser(

@@ -20,6 +20,8 @@ from __future__ import annotations
 import importlib.util
 import os
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -60,6 +62,17 @@ def preprocess(images: np.ndarray, device: torch.device) -> torch.Tensor:
     if x.shape[2:] != (INPUT_SIZE, INPUT_SIZE):
         x = F.interpolate(x, size=(INPUT_SIZE, INPUT_SIZE), mode="bilinear", align_corners=False)
     return x / 128.0 - 1.0
+
+
+@contextmanager
+def full_fp32_convolutions() -> Iterator[None]:
+    """cuDNN may run fp32 convolutions in TF32 on recent GPUs (torch's default), which would move FID; not here."""
+    allowed = torch.backends.cudnn.allow_tf32
+    torch.backends.cudnn.allow_tf32 = False
+    try:
+        yield
+    finally:
+        torch.backends.cudnn.allow_tf32 = allowed
 
 
 class InceptionFeatures:
@@ -106,6 +119,7 @@ class InceptionFeatures:
                 with torch.autocast(self.device.type, dtype=self.amp_dtype):
                     features = self.network(x)
             else:
-                features = self.network(x)
+                with full_fp32_convolutions():
+                    features = self.network(x)
             out[start : start + len(x)] = features.float().reshape(len(x), -1).cpu().numpy()
         return out

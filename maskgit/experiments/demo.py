@@ -14,6 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import torch
+
 from maskgit.data.masks import BENCHMARKS
 from maskgit.decoding.config import DecodeConfig
 from maskgit.decoding.fill import DEFAULT_FILL
@@ -50,6 +52,7 @@ def run_demo(
     quick: bool = False,
     model: Path | None = None,
     data: str = "emoji",
+    device: str | torch.device = "cpu",
     log: Callable[[str], None] = print,
 ) -> DemoResult:
     """Inpaint `data`'s test split under both benchmarks' masks, score by FID next to the baselines, report.
@@ -64,9 +67,9 @@ def run_demo(
     out = Path(out)
     phases: dict[str, float] = {}
     started = time.perf_counter()
-    extractor = InceptionFeatures()  # first, so that missing FID weights fail before any long work
+    extractor = InceptionFeatures(device=device)  # first, so that missing FID weights fail before any long work
     path = model or shipped_model()
-    loaded = MaskGIT.load(path)
+    loaded = MaskGIT.load(path, device=device)
     phases["load model + Inception"] = time.perf_counter() - started
     t0 = time.perf_counter()
     if data == "emoji" and not emoji_cache_path().is_file():

@@ -173,7 +173,7 @@ class Sweep:
             return self.rows()
         if self.extractor is None:
             t0 = time.perf_counter()
-            self.extractor = InceptionFeatures()
+            self.extractor = InceptionFeatures(device=self.model.device)  # the GPU too, where the model is
             self._time("load Inception", t0)
         t0 = time.perf_counter()
         reference = cached_features(
