@@ -213,6 +213,11 @@ class MaskGIT(nn.Module):
         return composite(decoded, images, as_pixel_mask(pixel_mask, images).to(decoded.device)), decoded
 
     @torch.no_grad()
+    def trace_images(self, trace: list[DecodeStep], index: int) -> Tensor:
+        """Image `index` of a decode after each traced step (its predicted tokens decoded): (S, C, H, W) in [-1, 1]."""
+        return self.decode_tokens_to_images(torch.stack([step.predicted[index] for step in trace]))
+
+    @torch.no_grad()
     def decode_tokens_to_images(self, tokens: Tensor, micro_batch: int | None = None) -> Tensor:
         """(B, N) or (B, h, w) token ids -> (B, C, H, W) images clamped to [-1, 1], in micro-batches."""
         grid = self.tokenizer.config.grid_size

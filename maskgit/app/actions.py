@@ -192,7 +192,6 @@ def generate(
         count, config, class_ids=class_ids, generator=generators, return_trace=True, amp_dtype=amp_dtype
     )
     grid = model.tokenizer.config.grid_size
-    first = torch.stack([step.predicted[0] for step in result.trace])  # (S, N): sample 0 after each step
-    pictures = to_uint8(model.decode_tokens_to_images(first).cpu())
+    pictures = to_uint8(model.trace_images(result.trace, 0).cpu())  # sample 0 after each step
     masks = torch.stack([step.token_mask[0] for step in result.trace]).view(-1, grid, grid).cpu().numpy()
     return to_uint8(result.images.cpu()), step_frames(masks, np.ones((grid, grid), dtype=bool), pictures)

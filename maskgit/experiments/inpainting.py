@@ -145,8 +145,7 @@ class InpaintingSet:
             for i in sorted(want_trace & set(range(start, stop))):
                 b = i - start
                 trace_masks.append(torch.stack([s.token_mask[b] for s in result.trace]))
-                steps = torch.stack([s.predicted[b] for s in result.trace])  # (S, N)
-                trace_images.append(to_uint8(self.model.decode_tokens_to_images(steps).cpu()))
+                trace_images.append(to_uint8(self.model.trace_images(result.trace, b).cpu()))
         by_spot = {
             s: Decoded(np.concatenate(v["images"]), np.concatenate(v["recon"]), np.concatenate(v["remaining"]))
             for s, v in out.items()
