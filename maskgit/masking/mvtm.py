@@ -87,7 +87,10 @@ def mvtm_loss(
     """Cross-entropy of the transformer's predictions against the true token ids.
 
     Args:
-        logits: (B, N, C) with C = codebook_size or codebook_size + 1 (a mask-class column is allowed).
+        logits: (B, N, C) with C = codebook_size or codebook_size + 1 (a mask-class column is allowed);
+            or, with loss_on="masked", (M, C): only the rows at token_mask (batch-major, as
+            BidirectionalTransformer(..., at=token_mask) returns them), which skips the output head
+            everywhere the loss does not look.
         targets: (B, N) int64 true ids.
         token_mask: (B, N) bool, True where masked.
         loss_on: "all" averages over every token; "masked" over masked tokens only.
@@ -97,6 +100,10 @@ def mvtm_loss(
     """
     if loss_on not in ("all", "masked"):
         raise ConfigError(f"loss_on must be 'all' or 'masked', got {loss_on!r}")
+    if logits.dim() == 2:  # (M, C): the masked rows only
+        if loss_on != "masked":
+            raise ConfigError("logits of the masked positions only can give the loss on masked tokens only")
+        return F.cross_entropy(logits.float(), targets[token_mask], label_smoothing=label_smoothing)
     per_token = F.cross_entropy(
         logits.float().flatten(0, 1), targets.flatten(), reduction="none", label_smoothing=label_smoothing
     ).view_as(targets)  # (B, N)

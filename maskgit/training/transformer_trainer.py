@@ -19,10 +19,11 @@ from maskgit.errors import TrainingError
 from maskgit.fileio import file_hash
 from maskgit.masking.mvtm import mask_tokens, masked_token_accuracy, mvtm_loss
 from maskgit.pipeline import MaskGIT
+from maskgit.precision import autocast_dtype
 from maskgit.training.config import TransformerTrainConfig
 from maskgit.training.loop import TrainLoop
 from maskgit.training.optim import ModelEMA, adamw, lr_scheduler
-from maskgit.training.runtime import Runtime, autocast, autocast_dtype
+from maskgit.training.runtime import Runtime, autocast
 from maskgit.training.token_cache import TokenSet, cache_path, read_tokens, write_tokens
 from maskgit.transformer.model import BidirectionalTransformer
 
@@ -112,15 +113,14 @@ class TransformerTrainer(TrainLoop):
             tokens, classes, generator = self._batch(order, micro)
             batch = mask_tokens(tokens, self.model.config.mask_token_id, schedule=c.mask_schedule, generator=generator)
             last = micro == c.grad_accum - 1
+            token_mask = batch.token_mask.to(device)
+            at = token_mask if c.loss_on == "masked" else None  # the output head only where the loss looks
             with nullcontext() if last or not self.runtime.distributed else self.network.no_sync():
                 with autocast(self.amp, device):
-                    logits = self.network(batch.inputs.to(device), None if classes is None else classes.to(device))
+                    class_ids = None if classes is None else classes.to(device)
+                    logits = self.network(batch.inputs.to(device), class_ids, at=at)
                 loss = mvtm_loss(
-                    logits,
-                    batch.targets.to(device),
-                    batch.token_mask.to(device),
-                    loss_on=c.loss_on,
-                    label_smoothing=c.label_smoothing,
+                    logits, batch.targets.to(device), token_mask, loss_on=c.loss_on, label_smoothing=c.label_smoothing
                 )
                 (loss / c.grad_accum).backward()
             total_loss += loss.item() / c.grad_accum

@@ -8,6 +8,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from maskgit.transformer.dropout import dropout
+
 
 class MultiHeadAttention(nn.Module):
     """Q, K, V projection (one fused matrix) -> split into heads -> softmax(Q K^T / sqrt(d_k)) V -> merge heads
@@ -17,8 +19,11 @@ class MultiHeadAttention(nn.Module):
     runs the explicit math of the seeds, kept as the reference the fused path is tested against.
     Attention dropout applies to the attention weights while training, on either path.
 
-    One exception, measured (docs/benchmarks.md): under bf16 autocast on a CPU the explicit math is about
-    10% faster than torch's CPU flash-attention kernel for these short sequences, so it is used there.
+    Two exceptions take the explicit math on a CPU, both measured (docs/benchmarks.md): training with
+    attention dropout (torch's kernels then fall back to their own math and draw a random number per
+    weight; maskgit's dropout draws only the dropped ones, which made the emoji transformer's training step
+    about 2x faster), and bf16 autocast (the explicit math was about 10% faster than torch's CPU flash
+    kernel for these short sequences).
     """
 
     def __init__(self, dim: int, heads: int, attn_dropout: float = 0.0, fused: bool = True) -> None:
@@ -34,12 +39,12 @@ class MultiHeadAttention(nn.Module):
         b, length, dim = x.shape
         qkv = self.qkv_proj(x).view(b, length, 3, self.heads, self.head_dim)  # (B, L, 3, H, D/H)
         q, k, v = qkv.permute(2, 0, 3, 1, 4).unbind(0)  # (B, H, L, D/H) each
-        dropout = self.attn_dropout if self.training else 0.0
-        if self.fused and not cpu_bf16_autocast(x):
-            out = F.scaled_dot_product_attention(q, k, v, dropout_p=dropout)  # (B, H, L, D/H)
+        p = self.attn_dropout if self.training else 0.0
+        if self.fused and not (x.device.type == "cpu" and (p > 0.0 or cpu_bf16_autocast(x))):
+            out = F.scaled_dot_product_attention(q, k, v, dropout_p=p)  # (B, H, L, D/H)
         else:
-            scores = q @ k.transpose(-2, -1) / math.sqrt(self.head_dim)  # (B, H, L, L)
-            weights = F.dropout(torch.softmax(scores, dim=-1), p=dropout)
+            scores = (q * (1.0 / math.sqrt(self.head_dim))) @ k.transpose(-2, -1)  # (B, H, L, L)
+            weights = dropout(torch.softmax(scores, dim=-1), p)
             out = weights @ v  # (B, H, L, D/H)
         out = out.transpose(1, 2).reshape(b, length, dim)  # merge heads
         return self.out_proj(out)

@@ -8,11 +8,12 @@ from torch import Tensor, nn
 from maskgit.errors import InputError
 from maskgit.transformer.attention import MultiHeadAttention
 from maskgit.transformer.config import TransformerConfig
+from maskgit.transformer.dropout import Dropout
 
 
 class MLP(nn.Sequential):
     def __init__(self, dim: int, hidden: int, dropout: float) -> None:
-        super().__init__(nn.Linear(dim, hidden), nn.GELU(), nn.Linear(hidden, dim), nn.Dropout(dropout))
+        super().__init__(nn.Linear(dim, hidden), nn.GELU(), nn.Linear(hidden, dim), Dropout(dropout))
 
 
 class Block(nn.Module):
@@ -22,7 +23,7 @@ class Block(nn.Module):
         super().__init__()
         self.pre_norm = config.norm == "pre"
         self.attention = MultiHeadAttention(config.dim, config.heads, config.attn_dropout)
-        self.dropout = nn.Dropout(config.dropout)
+        self.dropout = Dropout(config.dropout)
         self.norm1 = nn.LayerNorm(config.dim, eps=config.layer_norm_eps)
         self.norm2 = nn.LayerNorm(config.dim, eps=config.layer_norm_eps)
         self.mlp = MLP(config.dim, config.mlp_hidden, config.dropout)
@@ -52,7 +53,7 @@ class BidirectionalTransformer(nn.Module):
         self.position_embedding = nn.Parameter(torch.zeros(1, sequence, d))
         post = config.norm == "post"
         self.embed_norm = nn.LayerNorm(d, eps=config.layer_norm_eps) if post else nn.Identity()
-        self.embed_dropout = nn.Dropout(config.dropout)
+        self.embed_dropout = Dropout(config.dropout)
         self.blocks = nn.ModuleList(Block(config) for _ in range(config.depth))
         self.final_norm = nn.Identity() if post else nn.LayerNorm(d, eps=config.layer_norm_eps)
         self.token_predictor = nn.Sequential(nn.Linear(d, d), nn.GELU(), nn.LayerNorm(d, eps=config.layer_norm_eps))
@@ -82,8 +83,9 @@ class BidirectionalTransformer(nn.Module):
         if class_ids is not None:
             if not c.num_classes:
                 raise InputError("class_ids given to a transformer built without classes (num_classes = 0)")
-            if class_ids.shape != (tokens.shape[0],):
-                raise InputError(f"class_ids must be shape ({tokens.shape[0]},), got {tuple(class_ids.shape)}")
+            if class_ids.shape != (tokens.shape[0],) or class_ids.dtype != torch.int64:
+                got = f"{tuple(class_ids.shape)} {class_ids.dtype}"
+                raise InputError(f"class_ids must be int64 of shape ({tokens.shape[0]},), got {got}")
 
     def check_values(self, tokens: Tensor, class_ids: Tensor | None = None) -> None:
         """Token and class ids in range: checked once where data enters (decode_tokens), not every step."""
