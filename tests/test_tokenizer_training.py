@@ -75,10 +75,10 @@ def test_hinge_losses_and_the_patch_discriminator():
 
 
 def test_adaptive_weight_balances_the_gradient_norms():
-    layer = torch.ones(3, requires_grad=True)
-    reconstruction = (2 * layer).sum()  # gradient norm 2 * sqrt(3)
-    generator = (0.5 * layer).sum()  # gradient norm 0.5 * sqrt(3)
-    assert adaptive_gan_weight(reconstruction, generator, layer).item() == pytest.approx(4.0, rel=1e-3)
+    reconstruction_grad = torch.full((3,), 2.0)  # norm 2 * sqrt(3)
+    generator_grad = torch.full((3,), 0.5)  # norm 0.5 * sqrt(3)
+    assert adaptive_gan_weight(reconstruction_grad, generator_grad).item() == pytest.approx(4.0, rel=1e-3)
+    assert adaptive_gan_weight(torch.ones(3), torch.zeros(3)).item() == 1e4  # clamped
 
 
 def test_a_short_run_trains_every_loss_and_exports_a_tokenizer(setup):

@@ -56,8 +56,8 @@ class ImageSet:
 
 
 def to_tensor(images: np.ndarray) -> Tensor:
-    """uint8 (N, H, W, C) -> float32 (N, C, H, W) in [-1, 1]."""
-    return torch.from_numpy(np.array(images)).permute(0, 3, 1, 2).float().div(127.5).sub(1.0)
+    """uint8 (N, H, W, C) -> float32 (N, C, H, W) in [-1, 1], contiguous (not channels-last: see Encoder)."""
+    return torch.from_numpy(np.array(images)).permute(0, 3, 1, 2).float().div(127.5).sub(1.0).contiguous()
 
 
 def to_uint8(images: Tensor) -> np.ndarray:

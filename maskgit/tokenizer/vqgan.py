@@ -117,12 +117,19 @@ class VQGAN(nn.Module):
         self.register_buffer("pixel_shift", shift, persistent=False)
 
     def check_images(self, images: Tensor) -> None:
-        """Raise InputError unless `images` is (B, image_channels, resolution, resolution) floating point."""
+        """Raise InputError unless `images` is (B, image_channels, resolution, resolution) of the weights' dtype."""
         c, r = self.config.image_channels, self.config.resolution
         if images.dim() != 4 or images.shape[1:] != (c, r, r) or not images.is_floating_point():
             raise InputError(
                 f"expected float images of shape (B, {c}, {r}, {r}) in [-1, 1], got {tuple(images.shape)} "
                 f"{images.dtype}: resize the images to {r}x{r} with {c} channel(s)"
+            )
+        dtype = self.quant_conv.weight.dtype
+        if images.dtype != dtype:
+            name = str(dtype).removeprefix("torch.")
+            raise InputError(
+                f"expected {name} images (the model's weights are {name}), got {images.dtype}: "
+                f"convert them with images.to(torch.{name})"
             )
 
     def check_pixel_values(self, images: Tensor) -> None:
