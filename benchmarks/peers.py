@@ -80,7 +80,7 @@ def maskgit_decoder(device: torch.device) -> tuple[Callable, torch.nn.Module]:
 
     def decode(tokens: torch.Tensor, mask: torch.Tensor, steps: int, amp: torch.dtype | None) -> torch.Tensor:
         config = DecodeConfig(total_steps=steps, confidence="sampled", choice_temperature=4.5, schedule="cosine")
-        return decode_tokens(model, tokens, mask, config, amp_dtype=amp).tokens
+        return decode_tokens(model, tokens, mask, config, precision="bf16" if amp else "fp32").tokens
 
     return decode, model
 

@@ -94,7 +94,7 @@ class MaskGIT(nn.Module):
         coverage_threshold: float = 0.0,
         composite_known: bool = True,
         return_trace: bool = False,
-        amp_dtype: torch.dtype | None = None,
+        precision: str = "auto",
         micro_batch: int | None = None,
     ) -> InpaintResult:
         """Fill the missing pixels of a batch of images.
@@ -114,7 +114,8 @@ class MaskGIT(nn.Module):
                 or "grey" (the seeds').
             composite_known: take known pixels from `images` in the result (else the decoder's output).
             return_trace: keep each step's mask, predictions and confidences.
-            amp_dtype: autocast dtype for the transformer, e.g. torch.bfloat16.
+            precision: "auto" (default; bf16 autocast where the hardware does bf16 natively, else fp32),
+                "fp32" or "bf16" for the transformer: the default of `maskgit inpaint --precision` too.
             micro_batch: images per forward pass (None: the device's default, see maskgit.batching).
         """
         tokens, token_mask = self.tokenize_known(
@@ -128,7 +129,7 @@ class MaskGIT(nn.Module):
             config,
             generator=generator,
             return_trace=return_trace,
-            amp_dtype=amp_dtype,
+            precision=precision,
             micro_batch=micro_batch,
         )
         grid = self.tokenizer.config.grid_size
@@ -152,12 +153,12 @@ class MaskGIT(nn.Module):
         class_ids: Tensor | None = None,
         generator: Generators = None,
         return_trace: bool = False,
-        amp_dtype: torch.dtype | None = None,
+        precision: str = "auto",
         micro_batch: int | None = None,
     ) -> GenerateResult:
         """Sample images from scratch: every token starts masked. Class-conditional when class_ids is given."""
-        if num_images < 1:
-            raise InputError(f"num_images must be at least 1, got {num_images}")
+        if isinstance(num_images, bool) or not isinstance(num_images, int) or num_images < 1:
+            raise InputError(f"num_images must be a whole number of at least 1, got {num_images!r}")
         n = self.transformer.config.num_tokens
         tokens = torch.zeros(num_images, n, dtype=torch.int64, device=self.device)
         token_mask = torch.ones(num_images, n, dtype=torch.bool, device=self.device)
@@ -169,7 +170,7 @@ class MaskGIT(nn.Module):
             generator=generator,
             class_ids=class_ids,
             return_trace=return_trace,
-            amp_dtype=amp_dtype,
+            precision=precision,
             micro_batch=micro_batch,
         )
         grid = self.tokenizer.config.grid_size

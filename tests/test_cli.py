@@ -1,6 +1,8 @@
 import subprocess
 import sys
 
+import pytest
+
 from maskgit.cli import main
 
 
@@ -75,17 +77,17 @@ def test_tokenizer_metrics_reports_l1_and_psnr(setup, capsys):
 
 
 def test_precision_auto_is_bf16_only_where_the_cpu_does_bf16_natively(monkeypatch):
-    import argparse
-
     import torch
 
-    from maskgit.cli.common import amp
-    from maskgit.training import runtime
+    from maskgit import precision
+    from maskgit.errors import ConfigError
 
-    cpu, auto = torch.device("cpu"), argparse.Namespace(precision="auto")
-    monkeypatch.setattr(runtime, "cpu_has_fast_bf16", lambda: True)  # AVX-512 BF16 or AMX
-    assert amp(auto, cpu) == torch.bfloat16
-    monkeypatch.setattr(runtime, "cpu_has_fast_bf16", lambda: False)  # AVX2 only: bf16 would be emulated
-    assert amp(auto, cpu) is None
-    assert amp(argparse.Namespace(precision="bf16"), cpu) == torch.bfloat16
-    assert amp(argparse.Namespace(precision="fp32"), torch.device("meta")) is None
+    cpu = torch.device("cpu")
+    monkeypatch.setattr(precision, "cpu_has_fast_bf16", lambda: True)  # AVX-512 BF16 or AMX
+    assert precision.autocast_dtype("auto", cpu) == torch.bfloat16
+    monkeypatch.setattr(precision, "cpu_has_fast_bf16", lambda: False)  # AVX2 only: bf16 would be emulated
+    assert precision.autocast_dtype("auto", cpu) is None
+    assert precision.autocast_dtype("bf16", cpu) == torch.bfloat16
+    assert precision.autocast_dtype("fp32", torch.device("meta")) is None
+    with pytest.raises(ConfigError, match="precision must be one of auto, fp32, bf16, not 'half'"):
+        precision.autocast_dtype("half", cpu)

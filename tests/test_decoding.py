@@ -202,7 +202,7 @@ def test_a_mask_that_does_not_match_its_images_is_an_input_error(tiny_model, ima
 
 def test_bf16_autocast_decoding_gives_valid_tokens(tiny_model, images):
     pixel_mask = torch.ones(4, 16, 16, dtype=torch.bool)
-    result = tiny_model.inpaint(images, pixel_mask, DecodeConfig(total_steps=3), amp_dtype=torch.bfloat16)
+    result = tiny_model.inpaint(images, pixel_mask, DecodeConfig(total_steps=3), precision="bf16")
     assert result.tokens.dtype == torch.int64 and int(result.tokens.max()) < MASK_ID
 
 

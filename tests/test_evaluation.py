@@ -117,6 +117,34 @@ def test_inpaint_command_writes_lab_named_outputs_and_traces(model_file, pixels,
     assert "inpainted 3 images" in capsys.readouterr().out
 
 
+@pytest.mark.parametrize("native_bf16", [True, False])
+def test_the_api_inpaints_as_the_command_does_by_default(model_file, pixels, tmp_path, monkeypatch, native_bf16):
+    """One default precision (auto) for `maskgit inpaint` and MaskGIT.inpaint: the same pixels either way."""
+    from maskgit import MaskGIT, precision
+    from maskgit.data.images import to_tensor, to_uint8
+    from maskgit.decoding import parallel_decode
+
+    monkeypatch.setattr(precision, "cpu_has_fast_bf16", lambda: native_bf16)
+    decoded_in = []  # the autocast dtype of each decode
+
+    def recorded(name, device):
+        decoded_in.append(precision.autocast_dtype(name, device))
+        return decoded_in[-1]
+
+    monkeypatch.setattr(parallel_decode, "autocast_dtype", recorded)
+    images, masks = pixels
+    save_folder(tmp_path / "in", images[:3])
+    save_folder(tmp_path / "masks", np.where(masks[:3], 0, 255).astype(np.uint8), grey=True)
+    out = tmp_path / "out"
+    args = ["inpaint", "--model", str(model_file), "--images", str(tmp_path / "in"), "--masks", str(tmp_path / "masks")]
+    assert main([*args, "--out", str(out)]) == 0
+    from_cli = np.stack([np.asarray(Image.open(out / f"image_{i:03d}.png")) for i in range(3)])
+    model = MaskGIT.load(model_file)
+    result = model.inpaint(to_tensor(images[:3]), torch.from_numpy(masks[:3]), generator=per_image_generators(range(3)))
+    np.testing.assert_array_equal(to_uint8(result.images), from_cli)
+    assert decoded_in == [torch.bfloat16 if native_bf16 else None] * 2  # the command's decode, then the API's
+
+
 def test_decoding_flags_start_from_the_commands_preset_and_override_single_fields(model_file, pixels, tmp_path):
     images, masks = pixels
     save_folder(tmp_path / "in", images[:2])

@@ -145,7 +145,7 @@ def step_frames(token_masks: np.ndarray, initial: np.ndarray, pictures: np.ndarr
 
 
 def inpaint(
-    model: MaskGIT, image: np.ndarray, mask: np.ndarray, config: DecodeConfig, *, seed: int = 0, amp_dtype=None
+    model: MaskGIT, image: np.ndarray, mask: np.ndarray, config: DecodeConfig, *, seed: int = 0, precision: str = "auto"
 ) -> Inpainted:
     """Inpaint one image along the library's one path (InpaintingSet: tokenize_known -> decode_tokens -> render),
     keeping every step; each step's picture takes the known pixels from the input, as the result does."""
@@ -153,7 +153,7 @@ def inpaint(
         raise InputError("nothing is missing: draw a mask with the brush, or pick one under 'Mask'")
     started = time.perf_counter()
     images = InpaintingSet(model, image[None], mask[None], batch_size=1)
-    decoded = images.decode(config, seed=seed, trace_indices=[0], amp_dtype=amp_dtype)
+    decoded = images.decode(config, seed=seed, trace_indices=[0], precision=precision)
     trace = decoded.trace
     steps = np.where(mask[None, :, :, None], trace.predictions[0], image[None])  # composited, as the result
     return Inpainted(
@@ -175,7 +175,7 @@ def generate(
     *,
     seed: int = 0,
     class_id: int | None = None,
-    amp_dtype=None,
+    precision: str = "auto",
 ) -> tuple[np.ndarray, list[Frame]]:
     """`count` samples from scratch (sample i seeded seed + i, as `maskgit generate`), and the steps of the first."""
     classes = model.transformer.config.num_classes
@@ -189,7 +189,7 @@ def generate(
     class_ids = None if class_id is None else torch.full((count,), class_id, device=device)
     generators = per_image_generators(range(seed, seed + count), device)
     result = model.generate(
-        count, config, class_ids=class_ids, generator=generators, return_trace=True, amp_dtype=amp_dtype
+        count, config, class_ids=class_ids, generator=generators, return_trace=True, precision=precision
     )
     grid = model.tokenizer.config.grid_size
     pictures = to_uint8(model.trace_images(result.trace, 0).cpu())  # sample 0 after each step

@@ -24,7 +24,6 @@ from pathlib import Path
 
 import gradio as gr
 import numpy as np
-import torch
 
 from maskgit.app import actions
 from maskgit.data.images import save_png
@@ -45,7 +44,7 @@ class PageSetup:
     examples: np.ndarray  # uint8 (K, R, R, C) test images to start from (may be empty)
     example_names: list[str] = field(default_factory=list)
     examples_note: str = ""  # why there are none, when there are none
-    amp_dtype: torch.dtype | None = None
+    precision: str = "auto"  # as --precision
 
 
 def shown(fn: Callable) -> Callable:
@@ -224,7 +223,7 @@ def build_page(setup: PageSetup) -> gr.Blocks:
             config = decode_config(schedule, steps, sweet, temperature, rule)
             mask = actions.page_mask(choice, int(index or 0), (value or {}).get("layers") or [], c.resolution)
             progress(0.0, desc=f"decoding, {config.steps_to_run} steps")
-            done = actions.inpaint(model, image, mask, config, seed=int(seed_value or 0), amp_dtype=setup.amp_dtype)
+            done = actions.inpaint(model, image, mask, config, seed=int(seed_value or 0), precision=setup.precision)
             folder = Path(tempfile.mkdtemp(dir=downloads))
             masked = np.where(mask[..., None], np.uint8(128), image)
             white_known = np.where(mask, 0, 255).astype(np.uint8)[..., None]  # the lab's convention
@@ -285,7 +284,7 @@ def build_page(setup: PageSetup) -> gr.Blocks:
             progress(0.0, desc=f"generating {int(n)} samples, {config.steps_to_run} steps")
             chosen = None if klass is None or int(klass) < 0 else int(klass)
             images, frames = actions.generate(
-                model, int(n), config, seed=int(seed_value or 0), class_id=chosen, amp_dtype=setup.amp_dtype
+                model, int(n), config, seed=int(seed_value or 0), class_id=chosen, precision=setup.precision
             )
             return [big(x) for x in images], [(frame.picture, frame.caption) for frame in frames]
 

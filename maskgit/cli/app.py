@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from maskgit.cli.common import COUNT, INDEX, amp, load_model, precision_argument, resolve_model
+from maskgit.cli.common import COUNT, INDEX, load_model, precision_argument, resolve_model
 from maskgit.errors import InputError, MaskGitError
 
 EXAMPLES = 8  # test images offered on the page
@@ -21,7 +21,7 @@ def cmd_app(args: argparse.Namespace) -> None:
     model = load_model(str(path), args.device)
     c = model.tokenizer.config
     images, names, note = model_sized_examples(args, c.resolution, c.image_channels)
-    setup = PageSetup(model, path.name, images, names, note, amp(args, model.device))
+    setup = PageSetup(model, path.name, images, names, note, args.precision)
     print(f"maskgit app: {path.name} on http://{args.host}:{args.port} (Ctrl+C stops it)", flush=True)
     try:
         launch(setup, host=args.host, port=args.port)

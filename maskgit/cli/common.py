@@ -46,8 +46,8 @@ def pick_device(device: str | None) -> torch.device:
     return picked
 
 
-def at_least(minimum: float, kind: type = int) -> Callable[[str], float]:
-    """An argparse type: a number of `kind` (int or float) that is finite and at least `minimum`."""
+def at_least(minimum: float, kind: type = int, maximum: float = math.inf) -> Callable[[str], float]:
+    """An argparse type: a number of `kind` (int or float) that is finite, at least `minimum`, at most `maximum`."""
 
     def parse(text: str) -> float:
         try:
@@ -60,6 +60,8 @@ def at_least(minimum: float, kind: type = int) -> Callable[[str], float]:
             raise argparse.ArgumentTypeError(f"must be a finite number, got {text}")
         if value < minimum:
             raise argparse.ArgumentTypeError(f"must be at least {minimum}, got {text}")
+        if value > maximum:
+            raise argparse.ArgumentTypeError(f"must be at most {maximum}, got {text}")
         return value
 
     parse.__name__ = kind.__name__  # what argparse names in its messages
@@ -67,7 +69,8 @@ def at_least(minimum: float, kind: type = int) -> Callable[[str], float]:
 
 
 COUNT = at_least(1)  # counts of images, steps, batch sizes
-INDEX = at_least(0)  # limits (0: all), seeds, ids
+INDEX = at_least(0)  # limits (0: all), ids
+SEED = at_least(0, maximum=2**63 - 1)  # image i takes seed + i, which must stay below torch's 2**64
 NON_NEGATIVE = at_least(0.0, float)  # temperatures, scales
 
 
@@ -96,14 +99,6 @@ def decode_config(args: argparse.Namespace) -> DecodeConfig:
     return replace(DecodeConfig.preset(args.decoding), **{k: v for k, v in flags.items() if v is not None})
 
 
-def amp(args: argparse.Namespace, device: torch.device) -> torch.dtype | None:
-    """Decoding precision: "auto" is bf16 autocast on a GPU and on CPUs that do bf16 natively (AVX-512 BF16
-    or AMX, decided at run time: 2.4-2.8x faster there), fp32 elsewhere (emulated bf16 is 3-4x slower)."""
-    from maskgit.training.runtime import autocast_dtype
-
-    return autocast_dtype(args.precision, device)
-
-
 def decoding_arguments(p: argparse.ArgumentParser, preset: str) -> None:
     """--decoding picks a named setting (DECODE_PRESETS); each flag given overrides one of its fields."""
     d = DecodeConfig.preset(preset)
@@ -123,7 +118,7 @@ def decoding_arguments(p: argparse.ArgumentParser, preset: str) -> None:
 def runtime_arguments(p: argparse.ArgumentParser, batch: int, seed: bool = True) -> None:
     p.add_argument("--batch-size", type=COUNT, default=batch, help=f"images per batch (default {batch})")
     if seed:
-        p.add_argument("--seed", type=INDEX, default=0, help="image i is decoded with seed + i (default 0)")
+        p.add_argument("--seed", type=SEED, default=0, help="image i is decoded with seed + i (default 0)")
     p.add_argument("--device", default=None, help="cpu, cuda, cuda:N (default: cuda if available)")
     precision_argument(p)
 

@@ -11,7 +11,6 @@ from maskgit.cli.common import (
     COUNT,
     INDEX,
     NON_NEGATIVE,
-    amp,
     fill_argument,
     int_list,
     load_model,
@@ -50,7 +49,7 @@ def cmd_sweep(args: argparse.Namespace) -> None:
     )
     started = time.perf_counter()
     model = load_model(args.model, args.device)
-    sweep = Sweep(config, Path(args.out), model=model, amp_dtype=amp(args, model.device))
+    sweep = Sweep(config, Path(args.out), model=model, precision=args.precision)
     rows = sweep.run()
     seconds = time.perf_counter() - started
     print(sweep.folder.table_md.read_text())
@@ -177,7 +176,7 @@ def cmd_experiment(args: argparse.Namespace) -> None:
         train_steps=args.train_steps,
     )
     out = Path(args.out or f"experiments/{args.name}")
-    result = run_experiment(config, out, device=device, amp_dtype=amp(args, device))
+    result = run_experiment(config, out, device=device, precision=args.precision)
     print()
     print((out / "results.md").read_text())
     print(f"time: {result.seconds:.0f} s; folder: {out} (results.csv, results.md, figure.png, report.html)")

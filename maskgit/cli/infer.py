@@ -14,7 +14,6 @@ from maskgit.cli.common import (
     COUNT,
     INDEX,
     NON_NEGATIVE,
-    amp,
     decode_config,
     decoding_arguments,
     fill_argument,
@@ -100,7 +99,7 @@ def cmd_inpaint(args: argparse.Namespace) -> None:
         config,
         seed=args.seed,
         trace_indices=traced,
-        amp_dtype=amp(args, model.device),
+        precision=args.precision,
         progress=f"inpainting {len(images)} images",
     )
     decoded = result.by_sweet_spot[config.steps_to_run]
@@ -164,7 +163,7 @@ def cmd_generate(args: argparse.Namespace) -> None:
         n = min(args.batch_size, args.count - start)
         generators = per_image_generators(range(args.seed + start, args.seed + start + n), model.device)
         class_ids = None if args.class_id is None else torch.full((n,), args.class_id, device=model.device)
-        result = model.generate(n, config, class_ids=class_ids, generator=generators, amp_dtype=amp(args, model.device))
+        result = model.generate(n, config, class_ids=class_ids, generator=generators, precision=args.precision)
         pictures.append(to_uint8(result.images))
     images = np.concatenate(pictures)
     seconds = time.perf_counter() - started

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from maskgit.config import require
+from maskgit.config import require, typed_fields
 from maskgit.errors import ConfigError
 from maskgit.masking.schedules import check_schedule
 
@@ -44,6 +44,10 @@ class DecodeConfig:
     cfg_scale: float = 1.0
 
     def __post_init__(self) -> None:
+        renamed = RENAMED_RULES.get(self.confidence) if isinstance(self.confidence, str) else None
+        # before the type checks, which would only say that the old name is not a rule
+        require(renamed is None, f"the confidence rule {self.confidence!r} is now called {renamed!r}")
+        typed_fields(self)
         require(self.total_steps >= 1, f"total_steps must be at least 1, got {self.total_steps}")
         require(
             self.sweet_spot is None or 1 <= self.sweet_spot <= self.total_steps,
@@ -51,10 +55,6 @@ class DecodeConfig:
         )
         check_schedule(self.schedule)
         require(self.choice_temperature >= 0, f"choice_temperature must be >= 0, got {self.choice_temperature}")
-        require(
-            self.confidence not in RENAMED_RULES,
-            f"the confidence rule {self.confidence!r} is now called {RENAMED_RULES.get(self.confidence)!r}",
-        )
         require(
             self.confidence in CONFIDENCE_RULES,
             f"confidence must be one of {', '.join(CONFIDENCE_RULES)}, got {self.confidence!r}",

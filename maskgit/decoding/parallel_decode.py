@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -25,6 +26,7 @@ from maskgit.decoding.config import DecodeConfig
 from maskgit.errors import InputError
 from maskgit.masking.mvtm import mask_lowest
 from maskgit.masking.schedules import gamma
+from maskgit.precision import autocast_dtype
 from maskgit.transformer.model import BidirectionalTransformer
 
 KNOWN_CONFIDENCE = math.inf  # confidence of known or already decoded tokens: they always stay unmasked
@@ -49,7 +51,14 @@ class DecodeResult:
 
 
 def per_image_generators(seeds: Sequence[int], device: str | torch.device = "cpu") -> list[torch.Generator]:
-    """One generator per image, so an image's noise does not depend on the batch it is decoded in."""
+    """One generator per image, so an image's noise does not depend on the batch it is decoded in.
+
+    Seeds are whole numbers in [0, 2**64) (torch's seed range); anything else is an InputError.
+    """
+    seeds = list(seeds)
+    for seed in seeds:
+        if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or not 0 <= int(seed) < 2**64:
+            raise InputError(f"seeds must be whole numbers in [0, 2**64), got {seed!r}")
     return [torch.Generator(device=device).manual_seed(int(s)) for s in seeds]
 
 
@@ -168,7 +177,7 @@ def decode_tokens(
     generator: Generators = None,
     class_ids: Tensor | None = None,
     return_trace: bool = False,
-    amp_dtype: torch.dtype | None = None,
+    precision: str = "auto",
     micro_batch: int | None = None,
 ) -> DecodeResult:
     """Fill the masked tokens of a batch by iterative parallel decoding.
@@ -182,7 +191,8 @@ def decode_tokens(
             that a batch decodes exactly as its images would alone.
         class_ids: (B,) class ids for a class-conditional transformer, else None.
         return_trace: also return a DecodeStep per step.
-        amp_dtype: run the transformer under torch.autocast with this dtype (e.g. torch.bfloat16).
+        precision: "auto" (bf16 autocast where the hardware does bf16 natively, else fp32), "fp32" or "bf16"
+            (maskgit.precision); the same default as every command's --precision.
         micro_batch: images per transformer pass; None picks the device's default (8 on a CPU, all on a
             GPU: maskgit.batching.default_micro_batch). The result does not depend on it.
     Returns:
@@ -195,6 +205,11 @@ def decode_tokens(
             f"tokens and token_mask must both be (B, {n_tokens}); "
             f"got {tuple(tokens.shape)} and {tuple(token_mask.shape)}"
         )
+    if not isinstance(generator, torch.Generator | Sequence | type(None)) or (
+        isinstance(generator, Sequence) and not all(isinstance(g, torch.Generator) for g in generator)
+    ):
+        kind = type(generator).__name__
+        raise InputError(f"generator must be a torch.Generator or a list of them (per_image_generators), got {kind}")
     if not isinstance(generator, (torch.Generator, type(None))) and len(generator) != tokens.shape[0]:
         raise InputError(f"got {len(generator)} generators for a batch of {tokens.shape[0]} images: give one per image")
     mask_id = transformer.config.mask_token_id
@@ -205,6 +220,7 @@ def decode_tokens(
     predicted = current.clone()
     # One autocast context around the whole loop: the weights are cast to amp_dtype once per decode, not once
     # per step. Only the transformer's matrix work runs in amp_dtype; the choice works on float32 logits.
+    amp_dtype = autocast_dtype(precision, tokens.device)
     autocast = torch.autocast(tokens.device.type, dtype=amp_dtype) if amp_dtype is not None else nullcontext()
 
     def predict(inputs: Tensor, classes: Tensor | None, at: Tensor) -> Tensor:

@@ -94,7 +94,8 @@ def run_demo(
             f"{benchmark}: inpainting {'the first ' + str(QUICK_IMAGES) if quick else 'all'} {data} test images "
             f"({d.schedule}, T={d.total_steps}, {d.confidence}), then FID against the ground truth and the baselines"
         )
-        sweep = Sweep(config, out / benchmark, model=loaded, extractor=extractor, log=log)
+        # fp32: the demo's figures are the same on every machine (bf16 decoding moved them by up to 1 FID)
+        sweep = Sweep(config, out / benchmark, model=loaded, extractor=extractor, log=log, precision="fp32")
         rows[benchmark] = sweep.run()
         for phase, seconds in sweep.timings.items():
             phases[phase] = phases.get(phase, 0.0) + seconds

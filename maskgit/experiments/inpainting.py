@@ -102,7 +102,7 @@ class InpaintingSet:
         *,
         seed: int = 0,
         trace_indices: list[int] | None = None,
-        amp_dtype: torch.dtype | None = None,
+        precision: str = "auto",
         progress: bool | str = False,
     ) -> SetResult:
         """Inpaint every image with `config`; image i uses the generator seeded seed + i (batch-independent).
@@ -131,7 +131,7 @@ class InpaintingSet:
                 run,
                 generator=generators,
                 return_trace=True,
-                amp_dtype=amp_dtype,
+                precision=precision,
             )
             initial = token_mask.sum(dim=1).clamp_min(1).double().cpu()  # (B,)
             fractions.append(torch.stack([s.token_mask.sum(dim=1) / initial for s in result.trace], dim=1).numpy())

@@ -254,7 +254,7 @@ def run_experiment(
     out: Path,
     *,
     device: torch.device | None = None,
-    amp_dtype: torch.dtype | None = None,
+    precision: str = "auto",
     progress: bool = True,
     log: Callable[[str], None] = print,
 ) -> ExperimentResult:
@@ -284,7 +284,7 @@ def run_experiment(
             log(f"{config.name}: {arm.name}, decoding seed {k + 1} of {config.seeds}")
             folder = out / "sweeps" / f"{arm.slug}-seed{k}"
             sweep = Sweep(
-                sweep_config, folder, model=model, extractor=extractor, progress=progress, log=log, amp_dtype=amp_dtype
+                sweep_config, folder, model=model, extractor=extractor, progress=progress, log=log, precision=precision
             )
             rows += [(arm.name, row) for row in sweep.run()]
     spreads = summarise(rows)

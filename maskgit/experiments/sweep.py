@@ -12,7 +12,6 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from maskgit.data.benchmarks import Benchmark, load_benchmark
 from maskgit.decoding.config import DecodeConfig
@@ -108,11 +107,11 @@ class Sweep:
         extractor: InceptionFeatures | None = None,
         progress: bool = True,
         log: Callable[[str], None] = print,
-        amp_dtype: torch.dtype | None = None,
+        precision: str = "auto",
     ) -> None:
         self.config, self.out, self.progress, self.log = config, Path(out), progress, log
         self.folder = SweepFolder(self.out)
-        self.amp_dtype = amp_dtype
+        self.precision = precision
         model_path = Path(config.model)
         if model is None:
             if not model_path.is_file():
@@ -207,7 +206,7 @@ class Sweep:
             label = f"[{n}/{len(runs)}] {schedule} T={t}" if self.progress else False
             t0 = time.perf_counter()
             result = images.decode(
-                config, sorted(set(spots)), seed=c.seed, trace_indices=traced, amp_dtype=self.amp_dtype, progress=label
+                config, sorted(set(spots)), seed=c.seed, trace_indices=traced, precision=self.precision, progress=label
             )
             self._time("inpaint", t0)
             self._save_trace(schedule, t, result)
@@ -254,7 +253,7 @@ class Sweep:
         if key == "one-step":
             config = DecodeConfig(total_steps=1, choice_temperature=c.temperature, confidence=c.confidence)  # type: ignore[arg-type]
             output = images.decode(
-                config, seed=c.seed, amp_dtype=self.amp_dtype, progress="one-step decoding" if self.progress else False
+                config, seed=c.seed, precision=self.precision, progress="one-step decoding" if self.progress else False
             )
             out = output.by_sweet_spot[1].images
         elif key == "tokenizer":

@@ -10,10 +10,11 @@ from typing import Any, TypeVar
 import torch
 import yaml
 
-from maskgit.config import config_from_dict, config_to_dict, replace_config, require
+from maskgit.config import config_from_dict, config_to_dict, replace_config, require, typed_fields
 from maskgit.errors import ConfigError
 from maskgit.fileio import atomic_write
 from maskgit.masking.schedules import check_schedule
+from maskgit.precision import PRECISIONS
 from maskgit.tokenizer.config import TokenizerConfig
 from maskgit.training.runtime import DEVICES
 from maskgit.transformer.config import TransformerConfig
@@ -40,7 +41,7 @@ class LoopConfig:
     weight_decay: float = 0.045
     grad_clip: float = 1.0  # max gradient norm (0: off)
     device: str = "auto"  # "auto": a GPU per process when there are GPUs, else the CPU; "cuda"; "cpu"
-    precision: str = "auto"  # "fp32", "bf16" (autocast) or "auto": bf16 on a GPU, fp32 on a CPU
+    precision: str = "auto"  # "fp32", "bf16" (autocast) or "auto": bf16 where native (maskgit.precision)
     ema_decay: float = 0.999  # EMA of the weights for evaluation and export (0: off)
     checkpoint_every: int = 500  # optimizer steps between checkpoints (and one at the end)
     keep_last: int = 3  # training-state checkpoints kept, besides the best
@@ -51,6 +52,7 @@ class LoopConfig:
     strict_data: bool = False  # refuse unreadable image files instead of skipping them with a warning
 
     def check(self) -> None:
+        typed_fields(self)
         require(
             self.epochs >= 1 and self.batch_size >= 1 and self.grad_accum >= 1, "epochs, batch_size, grad_accum >= 1"
         )
@@ -59,7 +61,7 @@ class LoopConfig:
             f"lr_schedule must be cosine or plateau, not {self.lr_schedule!r}",
         )
         require(
-            self.precision in ("auto", "fp32", "bf16"), f"precision must be auto, fp32 or bf16, not {self.precision!r}"
+            self.precision in PRECISIONS, f"precision must be one of {', '.join(PRECISIONS)}, not {self.precision!r}"
         )
         require(self.device in DEVICES, f"device must be one of {', '.join(DEVICES)}, not {self.device!r}")
         require(0.0 <= self.ema_decay < 1.0, f"ema_decay must be in [0, 1), got {self.ema_decay}")

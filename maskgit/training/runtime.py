@@ -86,28 +86,6 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def cpu_has_fast_bf16() -> bool:
-    """Whether this CPU does bf16 matrix work natively (AVX-512 BF16 or AMX), decided at run time.
-
-    Where it does, a training step of the emoji transformer ran 1.9x faster under bf16 autocast than in
-    fp32; where it does not (AVX2 only), bf16 is emulated and 3-4x slower (docs/benchmarks.md).
-    """
-    cpu = torch.cpu
-    checks = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
-    return any(bool(getattr(cpu, name, lambda: False)()) for name in checks)
-
-
-def autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
-    """The training autocast dtype: bf16 for "bf16", and for "auto" on a GPU or a CPU with fast bf16.
-
-    None (fp32) otherwise.
-    """
-    fast_bf16 = device.type == "cuda" or (device.type == "cpu" and cpu_has_fast_bf16())
-    if precision == "bf16" or (precision == "auto" and fast_bf16):
-        return torch.bfloat16
-    return None
-
-
 def autocast(dtype: torch.dtype | None, device: torch.device) -> AbstractContextManager:
     return torch.autocast(device.type, dtype=dtype) if dtype is not None else nullcontext()
 
