@@ -104,6 +104,15 @@ def _typed(name: str, hint: Any, value: Any) -> Any:
     return value
 
 
+def typed_fields(config: Any) -> None:
+    """Check (and convert, as typed_values does) every field of a dataclass config in place: called first in
+    __post_init__, so a config built in Python (`DecodeConfig(total_steps=4.5)`) gets the same ConfigError as one
+    read from YAML, not a raw error from deep inside torch later."""
+    values = {f.name: getattr(config, f.name) for f in dataclasses.fields(config) if f.init}
+    for name, value in typed_values(type(config), values).items():
+        object.__setattr__(config, name, value)  # frozen dataclasses too
+
+
 def field_default(cls: type, name: str) -> Any:
     """A dataclass field's default value (or its default factory's value): for command-line defaults."""
     found = {f.name: f for f in dataclasses.fields(cls)}[name]

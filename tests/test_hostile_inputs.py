@@ -10,6 +10,7 @@ import pytest
 import torch
 from PIL import Image
 
+from maskgit import DecodeConfig, per_image_generators
 from maskgit.cli import main
 from maskgit.errors import ConfigError
 from maskgit.training.config import TokenizerTrainConfig, TransformerTrainConfig, load_train_config
@@ -33,6 +34,7 @@ NUMBERS = [
     (["inpaint", "--model", "m", "--out", "o", "--steps", "0"], "--steps: must be at least 1"),
     (["generate", "--model", "m", "--out", "o", "--cfg-scale", "-1"], "--cfg-scale: must be at least 0.0"),
     (["inpaint", "--model", "m", "--out", "o", "--seed", "-1"], "--seed: must be at least 0"),
+    (["generate", "--model", "m", "--out", "o", "--seed", str(2**64)], "--seed: must be at most 9223372036854775807"),
     (["data", "masks", "--out", "o", "--count", "0"], "--count: must be at least 1"),
     (["inpaint", "--model", "m"], "required: --out"),
 ]
@@ -66,7 +68,7 @@ CONFIG_VALUES = [
     ("label_smoothing=1.5", None),  # transformer only
     ("perceptual_weight=-1", None),  # tokenizer only
     ("lr=[1", "not valid YAML"),
-    ("precision=fp8", "precision must be auto, fp32 or bf16"),
+    ("precision=fp8", "precision must be one of auto, fp32, bf16"),
 ]
 
 
@@ -283,7 +285,44 @@ BAD_IMAGES = {
     "a NaN": (lambda x: x.index_put((torch.tensor([1]),), torch.tensor(float("nan"))), "finite values in [-1, 1]"),
     "uint8": (lambda x: ((x + 1) * 127.5).to(torch.uint8), "expected float images"),
     "no batch axis": (lambda x: x[0], "expected float images of shape (B, 3, 16, 16)"),
+    "float64": (lambda x: x.double(), "expected float32 images (the model's weights are float32), got torch.float64"),
+    "float16": (lambda x: x.half(), "got torch.float16: convert them with images.to(torch.float32)"),
+    "bfloat16": (lambda x: x.bfloat16(), "got torch.bfloat16"),
 }
+
+
+DECODING_CALLS = {  # (the call on a model m, images x and a mask k; what the error says)
+    "a fractional step count": (lambda m, x, k: m.inpaint(x, k, DecodeConfig(total_steps=4.5)), "total_steps must be"),
+    "a bool step count": (lambda m, x, k: m.inpaint(x, k, DecodeConfig(total_steps=True)), "total_steps must be"),
+    "a text temperature": (lambda m, x, k: DecodeConfig(choice_temperature="hot"), "choice_temperature must be"),
+    "a float image count": (lambda m, x, k: m.generate(2.0), "num_images must be a whole number of at least 1"),
+    "a seed beyond 64 bits": (lambda m, x, k: per_image_generators([2**64]), "in [0, 2**64)"),
+    "a fractional seed": (lambda m, x, k: per_image_generators([1.5]), "seeds must be whole numbers"),
+    "a number as generator": (lambda m, x, k: m.inpaint(x, k, generator=3), "generator must be a torch.Generator"),
+    "an unknown precision": (lambda m, x, k: m.inpaint(x, k, precision="half"), "precision must be one of auto"),
+}
+
+
+@pytest.mark.parametrize("case", list(DECODING_CALLS))
+def test_decoding_arguments_of_the_wrong_type_say_what_was_expected(tiny_model, images, case):
+    from maskgit.errors import MaskGitError
+
+    call, message = DECODING_CALLS[case]
+    mask = torch.zeros(4, 16, 16, dtype=torch.bool)
+    mask[:, 2:6] = True
+    with pytest.raises(MaskGitError, match=re.escape(message)):
+        call(tiny_model, images, mask)
+
+
+def test_class_ids_must_be_int64():
+    from maskgit import TransformerConfig
+    from maskgit.config import replace_config
+    from maskgit.errors import InputError
+    from maskgit.transformer.model import BidirectionalTransformer
+
+    model = BidirectionalTransformer(replace_config(TransformerConfig.preset("tiny"), num_classes=3))
+    with pytest.raises(InputError, match=re.escape("class_ids must be int64 of shape (1,), got (1,) torch.float32")):
+        model(torch.zeros(1, 16, dtype=torch.int64), torch.zeros(1))
 
 
 @pytest.mark.parametrize("case", list(BAD_IMAGES))

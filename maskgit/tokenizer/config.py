@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from maskgit.config import lookup_preset, require
+from maskgit.config import lookup_preset, require, typed_fields
 
 
 @dataclass(frozen=True)
@@ -42,6 +42,7 @@ class TokenizerConfig:
     ema_decay: float = 0.99
 
     def __post_init__(self) -> None:
+        typed_fields(self)
         require(self.image_channels in (1, 3), f"image_channels must be 1 or 3, got {self.image_channels}")
         require(self.codebook_size >= 2, f"codebook_size must be at least 2, got {self.codebook_size}")
         require(len(self.encoder_channels) >= 2, "encoder_channels needs at least 2 entries")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from maskgit.config import lookup_preset, require
+from maskgit.config import lookup_preset, require, typed_fields
 
 Norm = Literal["pre", "post"]
 
@@ -33,6 +33,7 @@ class TransformerConfig:
     num_classes: int = 0
 
     def __post_init__(self) -> None:
+        typed_fields(self)
         require(self.dim % self.heads == 0, f"dim {self.dim} must be divisible by heads {self.heads}")
         require(self.norm in ("pre", "post"), f"norm must be 'pre' or 'post', got {self.norm!r}")
         require(self.codebook_size >= 2, f"codebook_size must be at least 2, got {self.codebook_size}")
