@@ -22,10 +22,14 @@ def png_bytes(color, size=64, mode="RGBA"):
     return buffer.getvalue()
 
 
-def fake_emoji_tarball(path, transparent_first=True, style="google", extra=False):
+def fake_emoji_tarball(
+    path, transparent_first=True, style="google", extra=False, entries=(), pngs=None, base_entries=True
+):
     """A tarball laid out like emoji-datasource-STYLE: emoji.json and img/STYLE/64/*.png.
 
-    extra: one more emoji (a cat) that only this style draws."""
+    extra: one more emoji (a cat) that only this style draws. entries, pngs: more emoji.json entries and files
+    (with base_entries=False, only those)."""
+    more_entries, more_pngs = [dict(e, has_img_google=True) for e in entries], dict(pngs or {})
     entries = [
         {"unified": "1F600", "image": "1f600.png", "category": "Smileys", "sort_order": 1, "has_img_google": True},
         {
@@ -45,6 +49,7 @@ def fake_emoji_tarball(path, transparent_first=True, style="google", extra=False
         cat = {"unified": "1F431", "image": "1f431.png", "category": "Animals", "sort_order": 4, "has_img_google": True}
         entries.append(cat)
     entries = json.loads(json.dumps(entries).replace('"has_img_google"', f'"has_img_{style}"'))
+    entries = [*entries, *more_entries] if base_entries else more_entries
     pngs = {
         "1f600.png": png_bytes((0, 0, 0, 0) if transparent_first else (10, 20, 30, 255)),
         "1f44d.png": png_bytes((255, 0, 0, 255)),
@@ -53,6 +58,7 @@ def fake_emoji_tarball(path, transparent_first=True, style="google", extra=False
         "1f436.png": png_bytes((9, 9, 9, 255)),
         **({"1f431.png": png_bytes((7, 7, 7, 255))} if extra else {}),
     }
+    pngs = {**pngs, **more_pngs} if base_entries else more_pngs
     with tarfile.open(path, "w:gz") as archive:
         files = {"package/emoji.json": json.dumps(entries).encode()}
         files.update({f"package/img/{style}/64/{k}": v for k, v in pngs.items()})
@@ -114,6 +120,39 @@ def test_every_emoji_style_keeps_notos_split_so_no_test_emoji_trains_in_any_styl
     assert load_images("emoji:twitter", "test").names == load_images("emoji", "test").names
     with pytest.raises(DataError, match="unknown emoji style 'apple'"):
         load_images("emoji:apple", "train")
+
+
+def test_notos_older_style_keeps_notos_split_by_code_points_and_each_image_once(tmp_path, monkeypatch):
+    """emoji-datasource-google@3.0.0 writes "2764" where 16.0.0 writes "2764-FE0F", names one image twice and holds
+    files its emoji.json does not name: the heart still takes Noto 16's split and category, every image is kept
+    once, the unnamed file not at all."""
+    monkeypatch.setenv("MASKGIT_HOME", str(tmp_path / "home"))
+    monkeypatch.setattr("maskgit.data.emoji.TEST_IMAGES", 2)
+    monkeypatch.setattr("maskgit.data.emoji.VAL_IMAGES", 1)
+    heart = {"unified": "2764-FE0F", "image": "2764-fe0f.png", "category": "Symbols", "sort_order": 0}
+    pngs = fake_emoji_tarball(
+        tmp_path / "google.tgz", entries=[heart], pngs={"2764-fe0f.png": png_bytes((1, 2, 3, 255))}
+    )
+    monkeypatch.setitem(STYLES, "google", replace(STYLES["google"], images=len(pngs), checksum=emoji_checksum(pngs)))
+    fetch_emoji(tarball=tmp_path / "google.tgz")
+    old_entries = [
+        {"unified": "2764", "image": "2764.png", "category": "Hearts", "sort_order": 1, "has_img_google": True},
+        {"unified": "1F600", "image": "1f600.png", "category": "People", "sort_order": 2, "has_img_google": True},
+        {"unified": "1F436", "image": "1f436.png", "category": "Nature", "sort_order": 3, "has_img_google": True},
+    ]
+    same = png_bytes((5, 5, 5, 255))  # 1f436.png repeats 1f600.png's picture
+    old_pngs = {"2764.png": png_bytes((200, 0, 0, 255)), "1f600.png": same, "1f436.png": same, "0023.png": same}
+    fake_emoji_tarball(tmp_path / "old.tgz", entries=old_entries, pngs=old_pngs, base_entries=False)
+    style = replace(STYLES["google3"], images=4, checksum=emoji_checksum(old_pngs))
+    monkeypatch.setitem(STYLES, "google3", style)
+    fetch_emoji(tarball=tmp_path / "old.tgz", style="google3")
+    noto = {n: s for s in ("train", "val", "test") for n in load_images("emoji", s).names}
+    old = {n: s for s in ("train", "val", "test") for n in load_images("emoji:google3", s).names}
+    assert sorted(old) == ["1f600.png", "2764.png"]  # the repeat and the unnamed file are left out
+    assert old["2764.png"] == noto["2764-fe0f.png"] and old["1f600.png"] == noto["1f600.png"]
+    everything = load_images("emoji:google3", old["2764.png"])
+    heart_label = everything.labels[everything.names.index("2764.png")]
+    assert everything.class_names[heart_label] == "Symbols"  # Noto 16's category, not the old "Hearts"
 
 
 def test_emoji_tarball_with_wrong_count_or_checksum_is_refused(tmp_path):

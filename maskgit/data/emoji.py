@@ -1,16 +1,20 @@
-"""Emoji at 64x64 from the npm packages emoji-datasource-STYLE@16.0.0 (package MIT; images per style).
+"""Emoji at 64x64 from the npm packages emoji-datasource-SET@VERSION (package MIT; images per style).
 
-Styles (STYLES), each openly licensed: `google` (Noto Emoji, Apache-2.0) and `twitter` (Twemoji, CC-BY 4.0).
+Styles (STYLES), each openly licensed: `google` (Noto Emoji, Apache-2.0) and `twitter` (Twemoji, CC-BY 4.0)
+from version 16.0.0, and `google3`, Noto's older ("blob") art from emoji-datasource-google@3.0.0 (Apache-2.0;
+2,392 files of which 1,919 are named by its emoji.json, some of those repeating an image: kept once each).
 The Apple and Facebook sets of the same family are left out: their images are not openly licensed.
 
 `fetch_emoji` runs `npm pack` once per style, checks the 3,786 64-px PNGs against a checksum, composites
 them on white and keeps them as one .npz in $MASKGIT_HOME/emoji (about 9 MB). The split is by base emoji
 and is the same in every style: Noto's split decides it (747 test images, as many as the seeds' test set,
-190 val, 2,849 train; skin-tone variants never cross splits), and an emoji that Noto lacks trains. So no
-emoji of the benchmark's test split is seen in training in any style. Labels are the 10 emoji categories.
+190 val, 2,849 train; skin-tone variants never cross splits), and an emoji that Noto lacks trains. Base
+emoji are matched by code points without the FE0F variation selector (older packages write "2764" where
+16.0.0 writes "2764-FE0F"), so no emoji of the benchmark's test split is seen in training in any style.
+Labels are Noto 16's 10 emoji categories in every style.
 
 Dataset names: `emoji` is Noto alone (the benchmark); `emoji:twitter` is Twemoji; `emoji:google,twitter`
-is both.
+is both; `emoji:google,twitter,google3` adds Noto's older art.
 """
 
 from __future__ import annotations
@@ -36,19 +40,26 @@ from maskgit.fileio import atomic_write, maskgit_home
 
 @dataclass(frozen=True)
 class EmojiStyle:
-    name: str  # the package's image set: img/NAME/64/
+    name: str  # the style's name in dataset names (emoji:NAME)
     title: str
     images_licence: str
     images: int  # 64-px PNGs in the package
     checksum: str  # SHA-256 over the sorted image file names and their bytes: see emoji_checksum
+    image_set: str = ""  # the package's image set, img/SET/64/ (default: the name)
+    version: str = "16.0.0"
+    repeats: bool = False  # the package holds files emoji.json does not name, and images under two names
+
+    @property
+    def set_name(self) -> str:
+        return self.image_set or self.name
 
     @property
     def package(self) -> str:
-        return f"emoji-datasource-{self.name}@16.0.0"
+        return f"emoji-datasource-{self.set_name}@{self.version}"
 
     @property
     def image_dir(self) -> str:
-        return f"package/img/{self.name}/64/"
+        return f"package/img/{self.set_name}/64/"
 
 
 STYLES = {
@@ -58,6 +69,16 @@ STYLES = {
     "twitter": EmojiStyle(
         "twitter", "Twemoji", "CC-BY-4.0", 3786, "8455efbd4fc4a17aa943d0dce163be5afcf5bd2b698c60c53d79eaff930bb68b"
     ),
+    "google3": EmojiStyle(
+        "google3",
+        "Noto Emoji, older style",
+        "Apache-2.0",
+        2392,
+        "e746e49a5862a710fe0016353ab544edc3f8d728f9e62a2e42b64118108fd4df",
+        image_set="google",
+        version="3.0.0",
+        repeats=True,
+    ),
 }
 SPLIT_STYLE = "google"  # Noto's split by base emoji holds in every style
 TEST_IMAGES, VAL_IMAGES = 747, 190
@@ -65,7 +86,9 @@ TEST_IMAGES, VAL_IMAGES = 747, 190
 
 def emoji_style(name: str) -> EmojiStyle:
     if name not in STYLES:
-        raise DataError(f"unknown emoji style {name!r}: choose from {', '.join(STYLES)} (e.g. emoji:google,twitter)")
+        raise DataError(
+            f"unknown emoji style {name!r}: choose from {', '.join(STYLES)} (e.g. emoji:google,twitter,google3)"
+        )
     return STYLES[name]
 
 
@@ -76,7 +99,14 @@ def emoji_styles(argument: str) -> tuple[str, ...]:
 
 
 def emoji_cache_path(style: str = SPLIT_STYLE) -> Path:
-    return maskgit_home() / "emoji" / f"emoji-{emoji_style(style).name}-16.0.0-64px.npz"
+    s = emoji_style(style)
+    return maskgit_home() / "emoji" / f"emoji-{s.name}-{s.version}-64px.npz"
+
+
+def base_key(unified: str) -> str:
+    """An emoji's code points without the FE0F variation selector, upper case: the same emoji in every package
+    version ("2764" in 3.0.0 is "2764-FE0F" in 16.0.0)."""
+    return "-".join(p for p in unified.upper().split("-") if p != "FE0F")
 
 
 def emoji_checksum(pngs: dict[str, bytes]) -> str:
@@ -98,7 +128,7 @@ def npm_pack(destination: Path, style: EmojiStyle) -> Path:
     run = subprocess.run(
         [npm, "pack", style.package, "--pack-destination", str(destination)], capture_output=True, text=True
     )
-    tarballs = sorted(destination.glob(f"emoji-datasource-{style.name}-*.tgz"))
+    tarballs = sorted(destination.glob(f"emoji-datasource-{style.set_name}-*.tgz"))
     if run.returncode != 0 or not tarballs:
         last = (run.stderr.strip().splitlines() or ["no output"])[-1]
         raise DataError(f"`npm pack {style.package}` failed ({last}): check the network to the npm registry")
@@ -142,23 +172,36 @@ def build_emoji_cache(
     if checksum != expected_checksum:
         raise DataError(f"{tarball}: the emoji images' checksum is {checksum}, expected {expected_checksum}")
     categories = sorted({e["category"] for e in entries})
-    names, bases, labels = [], [], []
+    names, bases, categories_of = [], [], []
+    seen: set[bytes] = set()  # image contents already taken (packages with repeats name some twice)
     for entry in sorted(entries, key=lambda e: e["sort_order"]):
         variants = [entry, *sorted(entry.get("skin_variations", {}).values(), key=lambda v: v["unified"])]
         for variant in variants:
-            if variant.get(f"has_img_{s.name}") and variant["image"] in pngs:
+            if variant.get(f"has_img_{s.set_name}") and variant["image"] in pngs:
+                content = hashlib.sha256(pngs[variant["image"]]).digest()
+                if s.repeats and content in seen:
+                    continue
+                seen.add(content)
                 names.append(variant["image"])
                 bases.append(entry["unified"])
-                labels.append(categories.index(entry["category"]))
-    if len(names) != len(pngs):
+                categories_of.append(entry["category"])
+    if len(names) != len(pngs) and not s.repeats:
         raise DataError(f"{tarball}: emoji.json names {len(names)} of its {len(pngs)} images: fetch it again")
     images = np.stack([_composite_on_white(pngs[name]) for name in names])
     if s.name == SPLIT_STYLE:
         split = split_by_group(bases, TEST_IMAGES, VAL_IMAGES)
-    else:
+        labels = [categories.index(c) for c in categories_of]
+    else:  # Noto 16's split and category of the same base emoji
         with np.load(fetch_emoji(style=SPLIT_STYLE)) as reference:
-            by_base = dict(zip(reference["bases"].tolist(), reference["split"].tolist(), strict=True))
-        split = np.array([by_base.get(base, TRAIN) for base in bases], dtype=np.int64)
+            keys = [base_key(b) for b in reference["bases"].tolist()]
+            split_of = dict(zip(keys, reference["split"].tolist(), strict=True))
+            label_of = dict(zip(keys, reference["labels"].tolist(), strict=True))
+            categories = reference["class_names"].tolist()
+        split = np.array([split_of.get(base_key(b), TRAIN) for b in bases], dtype=np.int64)
+        labels = [
+            label_of[base_key(b)] if base_key(b) in label_of else _category_index(c, categories)
+            for b, c in zip(bases, categories_of, strict=True)
+        ]
     arrays = {
         "images": images,
         "names": np.array(names),
@@ -169,6 +212,13 @@ def build_emoji_cache(
     }
     atomic_write(destination, lambda tmp: np.savez_compressed(open(tmp, "wb"), **arrays))  # noqa: SIM115
     return destination
+
+
+def _category_index(category: str, categories: list[str]) -> int:
+    """An emoji that Noto lacks keeps its own category, which must be one of Noto's."""
+    if category not in categories:
+        raise DataError(f"the emoji category {category!r} is not one of Noto's ({', '.join(categories)})")
+    return categories.index(category)
 
 
 def _composite_on_white(png: bytes) -> np.ndarray:
