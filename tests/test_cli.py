@@ -74,6 +74,13 @@ def test_tokenizer_metrics_reports_l1_and_psnr(setup, capsys):
     )
     figures = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert figures["images"] == 6 and 0 < figures["l1"] < 1 and figures["psnr"] > 0
+    assert "fid" not in figures
+    args = ["tokenizer-metrics", "--model", str(setup / "tokenizer.safetensors"), "--data", f"folder:{setup}/images"]
+    assert main([*args, "--fid"]) == 0
+    out = capsys.readouterr().out
+    with_fid = json.loads(out.strip().splitlines()[-1])
+    assert with_fid["l1"] == figures["l1"] and with_fid["fid"] > 0 and with_fid["kid"] == with_fid["kid"]  # not NaN
+    assert "reconstruction FID" in out
 
 
 def test_precision_auto_is_bf16_only_where_the_cpu_does_bf16_natively(monkeypatch):

@@ -119,3 +119,36 @@ def test_an_interrupted_tokenizer_run_resumes_exactly(setup, monkeypatch):
             straight.discriminator.state_dict().values(), resumed.discriminator.state_dict().values(), strict=True
         )
     )
+
+
+def test_a_tokenizer_run_can_start_from_committed_weights(setup):
+    first = train(setup, out="first", epochs=1, export_dtype="fp16")  # as a leg's best weights are committed
+    exported = load_checkpoint(setup / "first" / "model.safetensors").tokenizer
+    config = load_train_config(
+        TokenizerTrainConfig,
+        None,
+        [
+            f"data=folder:{setup / 'images'}",
+            "preset=tiny",
+            f"out_dir={setup / 'second'}",
+            "batch_size=8",
+            f"init_from={setup / 'first' / 'model.safetensors'}",
+        ],
+    )
+    second = TokenizerTrainer(config, progress=False)
+    for (name, a), b in zip(second.model.state_dict().items(), exported.state_dict().values(), strict=True):
+        torch.testing.assert_close(a, b, msg=name)
+    assert first.step == 6
+    wider = load_train_config(
+        TokenizerTrainConfig,
+        None,
+        [
+            f"data=folder:{setup / 'images'}",
+            "preset=tiny",
+            f"out_dir={setup / 'third'}",
+            f"init_from={setup / 'first' / 'model.safetensors'}",
+            "model.latent_dim=16",
+        ],
+    )
+    with pytest.raises(TrainingError, match="another config than this run's"):
+        TokenizerTrainer(wider, progress=False)

@@ -110,11 +110,14 @@ def cmd_fid(args: argparse.Namespace) -> None:
 
 
 def cmd_tokenizer_metrics(args: argparse.Namespace) -> None:
-    """Reconstruction L1 / PSNR / codebook use of a tokenizer on a dataset split."""
+    """Reconstruction L1 / PSNR / codebook use of a tokenizer on a dataset split, and with --fid its FID/KID."""
     import json
+
+    import torch
 
     from maskgit.checkpoint import load_checkpoint
     from maskgit.data import load_images
+    from maskgit.data.images import to_uint8
     from maskgit.tokenizer.metrics import reconstruction_metrics
 
     tokenizer = load_checkpoint(args.model).tokenizer
@@ -127,6 +130,17 @@ def cmd_tokenizer_metrics(args: argparse.Namespace) -> None:
         f"{args.data} {args.split} ({len(images)} images): L1 {metrics['l1']:.4f} (0-1 scale), "
         f"PSNR {metrics['psnr']:.2f} dB, codes used {metrics['code_usage']:.1%}, perplexity {metrics['perplexity']:.0f}"
     )
+    if args.fid:
+        from maskgit.evaluation.fid import cached_features, score_features
+
+        extractor = InceptionFeatures(device=pick_device(args.device))
+        with torch.no_grad():
+            reconstruction, _ = tokenizer.to(extractor.device).eval().reconstruct(images.tensors().to(extractor.device))
+        reference = cached_features(images.images, extractor, progress=f"Inception: {args.split} split")
+        features = extractor(to_uint8(reconstruction.cpu()), progress="Inception: reconstructions")
+        scores = score_features(features, reference)
+        metrics |= {"fid": scores.fid, "kid": scores.kid}
+        print(f"reconstruction FID {scores.fid:.2f}, KID {scores.kid:.4f} against the {len(images)} images themselves")
     print(json.dumps({"data": args.data, "split": args.split, "images": len(images), **metrics}))
 
 
@@ -153,4 +167,6 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--model", required=True, help="a checkpoint holding a tokenizer")
     p.add_argument("--data", default="emoji")
     p.add_argument("--split", default="test", choices=["train", "val", "test"])
+    p.add_argument("--fid", action="store_true", help="also the reconstructions' FID and KID against the images")
+    p.add_argument("--device", default=None, help="cpu, cuda, cuda:N (default: cuda if available)")
     p.set_defaults(run=cmd_tokenizer_metrics)

@@ -133,6 +133,7 @@ class TokenizerTrainConfig(LoopConfig):
     restart_dead_codes_every: int = 200  # steps between dead-code restarts (0: never)
     dead_code_threshold: float = 0.03
     sample_images: int = 16  # val images shown with their reconstructions after every epoch
+    init_from: str = ""  # a checkpoint whose tokenizer weights start the run (same config); a new discriminator
 
     def check(self) -> None:
         super().check()
