@@ -155,6 +155,63 @@ def test_notos_older_style_keeps_notos_split_by_code_points_and_each_image_once(
     assert everything.class_names[heart_label] == "Symbols"  # Noto 16's category, not the old "Hearts"
 
 
+def test_fluent_icons_are_drawn_and_take_notos_split_by_base_emoji(tmp_path, monkeypatch):
+    """@iconify-json/fluent-emoji-flat: SVG icons keyed by code points. A skin-toned icon takes its base emoji's
+    split, an icon drawing the same picture as another is kept once, one whose base Noto lacks is left out."""
+    import hashlib
+
+    pytest.importorskip("cairosvg")
+    monkeypatch.setenv("MASKGIT_HOME", str(tmp_path / "home"))
+    monkeypatch.setattr("maskgit.data.emoji.TEST_IMAGES", 1)
+    monkeypatch.setattr("maskgit.data.emoji.VAL_IMAGES", 1)
+    pngs = fake_emoji_tarball(tmp_path / "google.tgz")
+    monkeypatch.setitem(STYLES, "google", replace(STYLES["google"], images=len(pngs), checksum=emoji_checksum(pngs)))
+    fetch_emoji(tarball=tmp_path / "google.tgz")
+
+    def square(colour):
+        return f'<rect x="0" y="0" width="32" height="32" fill="{colour}"/>'
+
+    icons = {
+        "width": 32,
+        "height": 32,
+        "icons": {
+            "thumbs-up": {"body": square("#ff0000")},
+            "thumbs-up-light": {"body": square("#00ff00")},
+            "grinning": {"body": '<circle cx="16" cy="16" r="8" fill="#0000ff"/>'},  # white around it
+            "grinning-again": {"body": '<circle cx="16" cy="16" r="8" fill="#0000ff"/>'},
+            "cat": {"body": square("#070707")},
+        },
+    }
+    chars = {
+        "1f44d": "thumbs-up",
+        "1f44d-1f3fb": "thumbs-up-light",
+        "1f600": "grinning",
+        "1f600-fe0f": "grinning-again",
+        "1f431": "cat",
+    }
+    icons_bytes, chars_bytes = json.dumps(icons).encode(), json.dumps(chars).encode()
+    with tarfile.open(tmp_path / "fluent.tgz", "w:gz") as archive:
+        for name, data in (("package/icons.json", icons_bytes), ("package/chars.json", chars_bytes)):
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            archive.addfile(info, io.BytesIO(data))
+    checksum = hashlib.sha256(icons_bytes + b"\0" + chars_bytes).hexdigest()
+    monkeypatch.setitem(STYLES, "fluent", replace(STYLES["fluent"], images=5, checksum=checksum))
+    fetch_emoji(tarball=tmp_path / "fluent.tgz", style="fluent")
+    noto = {n: s for s in ("train", "val", "test") for n in load_images("emoji", s).names}
+    fluent = {}
+    for split in ("train", "val", "test"):
+        images = load_images("emoji:fluent", split)
+        for name, picture in zip(images.names, images.images, strict=True):
+            fluent[name] = (split, picture)
+    assert sorted(fluent) == ["grinning", "thumbs-up", "thumbs-up-light"]  # the repeat and the cat left out
+    assert fluent["thumbs-up-light"][0] == fluent["thumbs-up"][0] == noto["1f44d.png"]
+    assert fluent["grinning"][0] == noto["1f600.png"]
+    assert (fluent["thumbs-up"][1] == [255, 0, 0]).all()  # drawn at 64x64
+    grinning = fluent["grinning"][1]
+    assert (grinning[0, 0] == 255).all() and (grinning[32, 32] == [0, 0, 255]).all()  # on white
+
+
 def test_emoji_tarball_with_wrong_count_or_checksum_is_refused(tmp_path):
     tarball = tmp_path / "emoji.tgz"
     pngs = fake_emoji_tarball(tarball)

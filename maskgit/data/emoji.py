@@ -32,6 +32,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from maskgit.data.fluent import fluent_pngs
 from maskgit.data.images import ImageSet
 from maskgit.data.splits import SPLIT_IDS, TRAIN, split_by_group
 from maskgit.errors import DataError
@@ -48,6 +49,7 @@ class EmojiStyle:
     image_set: str = ""  # the package's image set, img/SET/64/ (default: the name)
     version: str = "16.0.0"
     repeats: bool = False  # the package holds files emoji.json does not name, and images under two names
+    fluent: bool = False  # @iconify-json/fluent-emoji-flat: SVG icons (maskgit.data.fluent), not PNGs
 
     @property
     def set_name(self) -> str:
@@ -55,7 +57,14 @@ class EmojiStyle:
 
     @property
     def package(self) -> str:
+        if self.fluent:
+            return f"@iconify-json/fluent-emoji-flat@{self.version}"
         return f"emoji-datasource-{self.set_name}@{self.version}"
+
+    @property
+    def tarball_pattern(self) -> str:
+        """What `npm pack` names the tarball."""
+        return "iconify-json-fluent-emoji-flat-*.tgz" if self.fluent else f"emoji-datasource-{self.set_name}-*.tgz"
 
     @property
     def image_dir(self) -> str:
@@ -78,6 +87,15 @@ STYLES = {
         image_set="google",
         version="3.0.0",
         repeats=True,
+    ),
+    "fluent": EmojiStyle(
+        "fluent",
+        "Microsoft Fluent Emoji Flat",
+        "MIT",
+        3174,  # icons (SVG) in the package
+        "00610c28be659439cf81c36ff6b03d4b4a83200fd6977075f616fd30db89ef31",
+        version="1.2.6",
+        fluent=True,
     ),
 }
 SPLIT_STYLE = "google"  # Noto's split by base emoji holds in every style
@@ -128,7 +146,7 @@ def npm_pack(destination: Path, style: EmojiStyle) -> Path:
     run = subprocess.run(
         [npm, "pack", style.package, "--pack-destination", str(destination)], capture_output=True, text=True
     )
-    tarballs = sorted(destination.glob(f"emoji-datasource-{style.set_name}-*.tgz"))
+    tarballs = sorted(destination.glob(style.tarball_pattern))
     if run.returncode != 0 or not tarballs:
         last = (run.stderr.strip().splitlines() or ["no output"])[-1]
         raise DataError(f"`npm pack {style.package}` failed ({last}): check the network to the npm registry")
@@ -160,18 +178,57 @@ def build_emoji_cache(
     """Check the tarball's images, composite them on white, split them, and save one .npz atomically.
 
     The expectations default to the real package's (STYLES). A style other than SPLIT_STYLE takes each
-    base emoji's split from SPLIT_STYLE's cache (fetched first).
+    base emoji's split and category from SPLIT_STYLE's cache (fetched first).
     """
     s = emoji_style(style)
     expected_images = expected_images or s.images
     expected_checksum = expected_checksum or s.checksum
+    if s.fluent:
+        names, bases, pngs = fluent_pngs(tarball, expected_images, expected_checksum)
+        categories_of: list[str | None] = [None] * len(names)  # the package names no categories
+    else:
+        names, bases, categories_of, pngs = _datasource_images(tarball, s, expected_images, expected_checksum)
+    if s.name == SPLIT_STYLE:
+        categories = sorted(set(categories_of))  # type: ignore[type-var]
+        split = split_by_group(bases, TEST_IMAGES, VAL_IMAGES)
+        labels = [categories.index(c) for c in categories_of]  # type: ignore[arg-type]
+    else:  # Noto 16's split and category of the same base emoji
+        with np.load(fetch_emoji(style=SPLIT_STYLE)) as reference:
+            keys = [base_key(b) for b in reference["bases"].tolist()]
+            split_of = dict(zip(keys, reference["split"].tolist(), strict=True))
+            label_of = dict(zip(keys, reference["labels"].tolist(), strict=True))
+            categories = reference["class_names"].tolist()
+        if s.fluent:  # no category to give an emoji that Noto lacks: left out
+            kept = [i for i, b in enumerate(bases) if base_key(b) in label_of]
+            names, bases, categories_of = [names[i] for i in kept], [bases[i] for i in kept], [None] * len(kept)
+        split = np.array([split_of.get(base_key(b), TRAIN) for b in bases], dtype=np.int64)
+        labels = [
+            label_of[base_key(b)] if base_key(b) in label_of else _category_index(str(c), categories)
+            for b, c in zip(bases, categories_of, strict=True)
+        ]
+    images = np.stack([_composite_on_white(pngs[name]) for name in names])
+    arrays = {
+        "images": images,
+        "names": np.array(names),
+        "bases": np.array(bases),
+        "labels": np.array(labels, dtype=np.int64),
+        "class_names": np.array(categories),
+        "split": split,
+    }
+    atomic_write(destination, lambda tmp: np.savez_compressed(open(tmp, "wb"), **arrays))  # noqa: SIM115
+    return destination
+
+
+def _datasource_images(
+    tarball: Path, s: EmojiStyle, expected_images: int, expected_checksum: str
+) -> tuple[list[str], list[str], list[str], dict[str, bytes]]:
+    """(names, base emoji, categories, PNG bytes by name) of an emoji-datasource tarball, checked."""
     entries, pngs = read_tarball(tarball, s)
     if len(pngs) != expected_images:
         raise DataError(f"{tarball} holds {len(pngs)} 64-px emoji images, expected {expected_images}: fetch it again")
     checksum = emoji_checksum(pngs)
     if checksum != expected_checksum:
         raise DataError(f"{tarball}: the emoji images' checksum is {checksum}, expected {expected_checksum}")
-    categories = sorted({e["category"] for e in entries})
     names, bases, categories_of = [], [], []
     seen: set[bytes] = set()  # image contents already taken (packages with repeats name some twice)
     for entry in sorted(entries, key=lambda e: e["sort_order"]):
@@ -187,31 +244,7 @@ def build_emoji_cache(
                 categories_of.append(entry["category"])
     if len(names) != len(pngs) and not s.repeats:
         raise DataError(f"{tarball}: emoji.json names {len(names)} of its {len(pngs)} images: fetch it again")
-    images = np.stack([_composite_on_white(pngs[name]) for name in names])
-    if s.name == SPLIT_STYLE:
-        split = split_by_group(bases, TEST_IMAGES, VAL_IMAGES)
-        labels = [categories.index(c) for c in categories_of]
-    else:  # Noto 16's split and category of the same base emoji
-        with np.load(fetch_emoji(style=SPLIT_STYLE)) as reference:
-            keys = [base_key(b) for b in reference["bases"].tolist()]
-            split_of = dict(zip(keys, reference["split"].tolist(), strict=True))
-            label_of = dict(zip(keys, reference["labels"].tolist(), strict=True))
-            categories = reference["class_names"].tolist()
-        split = np.array([split_of.get(base_key(b), TRAIN) for b in bases], dtype=np.int64)
-        labels = [
-            label_of[base_key(b)] if base_key(b) in label_of else _category_index(c, categories)
-            for b, c in zip(bases, categories_of, strict=True)
-        ]
-    arrays = {
-        "images": images,
-        "names": np.array(names),
-        "bases": np.array(bases),
-        "labels": np.array(labels, dtype=np.int64),
-        "class_names": np.array(categories),
-        "split": split,
-    }
-    atomic_write(destination, lambda tmp: np.savez_compressed(open(tmp, "wb"), **arrays))  # noqa: SIM115
-    return destination
+    return names, bases, categories_of, pngs
 
 
 def _category_index(category: str, categories: list[str]) -> int:
