@@ -10,9 +10,10 @@ from typing import Any, TypeVar
 import torch
 import yaml
 
-from maskgit.config import config_from_dict, config_to_dict, replace_config, require, typed_fields
+from maskgit.config import config_from_dict, config_to_dict, field_default, replace_config, require, typed_fields
 from maskgit.errors import ConfigError
 from maskgit.fileio import atomic_write
+from maskgit.masking.mix import check_mask_mix
 from maskgit.masking.schedules import check_schedule
 from maskgit.precision import PRECISIONS
 from maskgit.tokenizer.config import TokenizerConfig
@@ -88,6 +89,9 @@ class TransformerTrainConfig(LoopConfig):
     preset: str = "emoji"  # transformer preset; codebook_size and num_tokens come from the tokenizer
     model: dict[str, Any] = field(default_factory=dict)  # TransformerConfig fields to change from the preset
     mask_schedule: str = "cosine"
+    # Share of samples per training mask kind (maskgit.masking.mix): "uniform" (MaskGIT's, ratios from
+    # mask_schedule) and hole shapes "strokes", "boxes", "outpaint", "large" through decoding's pixel-to-token rule
+    mask_mix: dict[str, float] = field(default_factory=lambda: {"uniform": 1.0})
     loss_on: str = "all"  # "all" tokens (seed 002's better variant) or "masked" only (the paper)
     label_smoothing: float = 0.1
     class_conditional: bool = False  # a class token from the dataset's labels (for guided generation)
@@ -103,6 +107,7 @@ class TransformerTrainConfig(LoopConfig):
         require(0.0 <= self.class_dropout < 1.0, f"class_dropout must be in [0, 1), got {self.class_dropout}")
         require(self.sample_images >= 0, f"sample_images must be at least 0, got {self.sample_images}")
         check_schedule(self.mask_schedule)
+        check_mask_mix(self.mask_mix)
 
     def transformer_config(self, tokenizer: TokenizerConfig) -> TransformerConfig:
         base = replace_config(
@@ -208,10 +213,14 @@ def save_train_config(config: Any, path: Path) -> None:
 
 
 def differences(saved: dict[str, Any], current: Any, ignore: tuple[str, ...] = ()) -> list[str]:
-    """Names of the fields whose values differ between a saved config dict and a config."""
+    """Names of the fields whose values differ between a saved config dict and a config.
+
+    A field the saved config lacks (a run from before the field existed) counts as its default value.
+    """
     now = config_to_dict(current)
     keys = [f.name for f in dataclasses.fields(current) if f.name not in ignore]
-    return [f"{k} ({saved.get(k)!r} -> {now[k]!r})" for k in keys if _normal(saved.get(k)) != _normal(now[k])]
+    then = {k: saved[k] if k in saved else field_default(type(current), k) for k in keys}
+    return [f"{k} ({then[k]!r} -> {now[k]!r})" for k in keys if _normal(then[k]) != _normal(now[k])]
 
 
 def _normal(value: Any) -> Any:

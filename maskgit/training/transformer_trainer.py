@@ -17,7 +17,8 @@ from maskgit.data.registry import load_images
 from maskgit.decoding.config import DecodeConfig
 from maskgit.errors import TrainingError
 from maskgit.fileio import file_hash
-from maskgit.masking.mvtm import mask_tokens, masked_token_accuracy, mvtm_loss
+from maskgit.masking.mix import draw_kinds, is_uniform_only, shaped_token_mask
+from maskgit.masking.mvtm import MaskedBatch, mask_tokens, masked_token_accuracy, mvtm_loss
 from maskgit.pipeline import MaskGIT
 from maskgit.precision import autocast_dtype
 from maskgit.training.config import TransformerTrainConfig
@@ -105,13 +106,28 @@ class TransformerTrainer(TrainLoop):
             classes = classes.masked_fill(dropped, self.model.config.null_class_id)
         return tokens, classes, generator
 
+    def _masked(self, tokens: torch.Tensor, generator: torch.Generator) -> MaskedBatch:
+        """The step's training masks: MaskGIT's uniform ones, with the rows of other kinds replaced by holes of
+        those shapes (mask_mix). With uniform masks only, exactly what training drew before mask_mix existed."""
+        c, t = self.config, self.tokenizer.config
+        batch = mask_tokens(tokens, self.model.config.mask_token_id, schedule=c.mask_schedule, generator=generator)
+        if is_uniform_only(c.mask_mix):
+            return batch
+        kinds = draw_kinds(c.mask_mix, len(tokens), generator)
+        seed = int(torch.randint(0, 2**62, (1,), generator=generator))
+        shaped = shaped_token_mask(kinds, t.grid_size, t.resolution, seed)  # (B, N)
+        holes = torch.tensor([kind != "uniform" for kind in kinds])[:, None]
+        token_mask = torch.where(holes, shaped, batch.token_mask)
+        inputs = batch.targets.masked_fill(token_mask, self.model.config.mask_token_id)
+        return MaskedBatch(inputs=inputs, targets=batch.targets, token_mask=token_mask)
+
     def train_step(self, order: torch.Tensor) -> dict[str, float]:
         c, device = self.config, self.runtime.device
         self.network.train()
         total_loss = 0.0
         for micro in range(c.grad_accum):
             tokens, classes, generator = self._batch(order, micro)
-            batch = mask_tokens(tokens, self.model.config.mask_token_id, schedule=c.mask_schedule, generator=generator)
+            batch = self._masked(tokens, generator)
             last = micro == c.grad_accum - 1
             token_mask = batch.token_mask.to(device)
             at = token_mask if c.loss_on == "masked" else None  # the output head only where the loss looks
