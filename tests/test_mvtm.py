@@ -75,3 +75,41 @@ def test_masked_token_accuracy_counts_masked_hits_and_ignores_the_mask_class():
     logits[0, :, 4] = 100.0  # the mask class would win everywhere if it were not excluded
     logits[0, 0, 0] = logits[0, 1, 1] = logits[0, 3, 3] = 1.0  # 2 of 3 masked right, unmasked one ignored
     assert masked_token_accuracy(logits, targets, token_mask, codebook_size=4).item() == pytest.approx(2 / 3)
+
+
+def test_codebook_smoothing_costs_a_near_miss_less_than_a_wild_guess():
+    from maskgit.masking.mvtm import codebook_neighbours
+
+    codebook = torch.tensor([[0.0, 0.0], [0.1, 0.0], [5.0, 5.0], [-5.0, 5.0]])  # codes 0 and 1: near-duplicates
+    neighbours = codebook_neighbours(codebook, output_classes=5)  # a fifth (mask) class gets nothing
+    assert neighbours.shape == (4, 5) and torch.allclose(neighbours.sum(1), torch.ones(4))
+    assert neighbours[0, 1] > 0.2 and neighbours[0, 2] < 1e-6 and (neighbours[:, 4] == 0).all()
+    targets, mask = torch.zeros(1, 1, dtype=torch.int64), torch.ones(1, 1, dtype=torch.bool)
+    near_miss = torch.tensor([[[0.0, 4.0, 0.0, 0.0, 0.0]]])  # predicts code 1 for a true 0
+    wild_guess = torch.tensor([[[0.0, 0.0, 4.0, 0.0, 0.0]]])  # predicts code 2
+    plain = [mvtm_loss(x, targets, mask) for x in (near_miss, wild_guess)]
+    assert plain[0] == pytest.approx(plain[1].item())  # plain cross-entropy: the same cost
+    smooth = [
+        mvtm_loss(x, targets, mask, neighbours=neighbours, codebook_smoothing=0.5) for x in (near_miss, wild_guess)
+    ]
+    assert smooth[0] < smooth[1] - 0.4
+    rows = mvtm_loss(near_miss[0], targets, mask, loss_on="masked", neighbours=neighbours, codebook_smoothing=0.5)
+    assert rows.item() == pytest.approx(smooth[0].item(), rel=1e-6)  # the masked-rows form agrees
+    with pytest.raises(ConfigError, match="needs the codebook's neighbours"):
+        mvtm_loss(near_miss, targets, mask, codebook_smoothing=0.5)
+
+
+def test_the_token_embedding_can_start_from_the_codebook():
+    from maskgit import TransformerConfig
+    from maskgit.transformer.model import BidirectionalTransformer
+
+    model = BidirectionalTransformer(TransformerConfig.preset("tiny"))
+    codebook = torch.randn(32, 8)
+    codebook[1] = codebook[0] + 1e-3  # near-duplicate codes start as near-duplicate embeddings
+    mask_row = model.token_embedding.weight[32].clone()
+    model.init_token_embedding(codebook)
+    embedding = model.token_embedding.weight
+    assert torch.equal(embedding[32], mask_row)  # the mask token's row is left alone
+    assert embedding[:32].std().item() == pytest.approx(0.02, rel=1e-3)
+    distance = (embedding[0] - embedding[1]).norm() / (embedding[0] - embedding[2]).norm()
+    assert distance < 0.01

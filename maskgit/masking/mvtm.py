@@ -83,6 +83,8 @@ def mvtm_loss(
     *,
     loss_on: LossOn = "all",
     label_smoothing: float = 0.0,
+    neighbours: Tensor | None = None,
+    codebook_smoothing: float = 0.0,
 ) -> Tensor:
     """Cross-entropy of the transformer's predictions against the true token ids.
 
@@ -95,22 +97,48 @@ def mvtm_loss(
         token_mask: (B, N) bool, True where masked.
         loss_on: "all" averages over every token; "masked" over masked tokens only.
         label_smoothing: as in torch.nn.functional.cross_entropy.
+        neighbours: (codebook_size, C) soft targets per true code (codebook_neighbours), for codebook_smoothing.
+        codebook_smoothing: the share of each token's loss taken against its code's neighbours instead of the
+            code alone (PUT's token-distance label smoothing): a near-miss among near-duplicate codes costs less
+            than a wild guess.
     Returns:
         The scalar mean loss (float32).
     """
     if loss_on not in ("all", "masked"):
         raise ConfigError(f"loss_on must be 'all' or 'masked', got {loss_on!r}")
+    if codebook_smoothing and neighbours is None:
+        raise ConfigError("codebook_smoothing needs the codebook's neighbours (codebook_neighbours)")
+
+    def per_token_loss(rows: Tensor, ids: Tensor) -> Tensor:  # (R, C), (R,) -> (R,)
+        loss = F.cross_entropy(rows, ids, reduction="none", label_smoothing=label_smoothing)
+        if codebook_smoothing:
+            soft = -(neighbours[ids] * rows.log_softmax(dim=-1)).sum(dim=-1)  # type: ignore[index]
+            loss = (1 - codebook_smoothing) * loss + codebook_smoothing * soft
+        return loss
+
     if logits.dim() == 2:  # (M, C): the masked rows only
         if loss_on != "masked":
             raise ConfigError("logits of the masked positions only can give the loss on masked tokens only")
-        return F.cross_entropy(logits.float(), targets[token_mask], label_smoothing=label_smoothing)
-    per_token = F.cross_entropy(
-        logits.float().flatten(0, 1), targets.flatten(), reduction="none", label_smoothing=label_smoothing
-    ).view_as(targets)  # (B, N)
+        return per_token_loss(logits.float(), targets[token_mask]).mean()
+    per_token = per_token_loss(logits.float().flatten(0, 1), targets.flatten()).view_as(targets)  # (B, N)
     if loss_on == "all":
         return per_token.mean()
     weights = token_mask.float()
     return (per_token * weights).sum() / weights.sum().clamp_min(1.0)
+
+
+@torch.no_grad()
+def codebook_neighbours(codebook: Tensor, output_classes: int | None = None) -> Tensor:
+    """(K, C) soft targets: row t is softmax(-||e_j - e_t||^2 / tau) over the codes j, tau the median squared
+    distance from a code to its nearest other code (so a code's close neighbours share its mass, distant codes
+    get almost none). Columns beyond K (a mask class) get 0. codebook: (K, D)."""
+    codes = codebook.float()
+    distances = torch.cdist(codes, codes).square()  # (K, K)
+    nearest = distances.masked_fill(torch.eye(len(codes), dtype=torch.bool, device=codes.device), float("inf"))
+    tau = nearest.min(dim=1).values.median().clamp_min(1e-12)
+    soft = torch.softmax(-distances / tau, dim=1)
+    width = output_classes or len(codes)
+    return F.pad(soft, (0, width - len(codes)))
 
 
 @torch.no_grad()

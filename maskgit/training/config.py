@@ -94,6 +94,8 @@ class TransformerTrainConfig(LoopConfig):
     mask_mix: dict[str, float] = field(default_factory=lambda: {"uniform": 1.0})
     loss_on: str = "all"  # "all" tokens (seed 002's better variant) or "masked" only (the paper)
     label_smoothing: float = 0.1
+    codebook_smoothing: float = 0.0  # share of the loss against the true code's codebook neighbours (PUT)
+    embedding_from_codebook: bool = False  # the token embedding (input and tied output) starts from the VQ codes
     class_conditional: bool = False  # a class token from the dataset's labels (for guided generation)
     class_dropout: float = 0.1  # class-conditional models: share of samples trained with the null class
     sample_images: int = 16  # validation images inpainted into a sample grid after every epoch
@@ -104,6 +106,8 @@ class TransformerTrainConfig(LoopConfig):
         require(bool(self.tokenizer), "set `tokenizer` to a tokenizer checkpoint (maskgit train-tokenizer makes one)")
         require(self.loss_on in ("all", "masked"), f"loss_on must be all or masked, not {self.loss_on!r}")
         require(0.0 <= self.label_smoothing < 1.0, f"label_smoothing must be in [0, 1), got {self.label_smoothing}")
+        smoothing = self.codebook_smoothing
+        require(0.0 <= smoothing <= 1.0, f"codebook_smoothing must be in [0, 1], got {smoothing}")
         require(0.0 <= self.class_dropout < 1.0, f"class_dropout must be in [0, 1), got {self.class_dropout}")
         require(self.sample_images >= 0, f"sample_images must be at least 0, got {self.sample_images}")
         check_schedule(self.mask_schedule)

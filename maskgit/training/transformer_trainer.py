@@ -18,7 +18,7 @@ from maskgit.decoding.config import DecodeConfig
 from maskgit.errors import TrainingError
 from maskgit.fileio import file_hash
 from maskgit.masking.mix import draw_kinds, is_uniform_only, shaped_token_mask
-from maskgit.masking.mvtm import MaskedBatch, mask_tokens, masked_token_accuracy, mvtm_loss
+from maskgit.masking.mvtm import MaskedBatch, codebook_neighbours, mask_tokens, masked_token_accuracy, mvtm_loss
 from maskgit.pipeline import MaskGIT
 from maskgit.precision import autocast_dtype
 from maskgit.training.config import TransformerTrainConfig
@@ -60,8 +60,14 @@ class TransformerTrainer(TrainLoop):
             num_classes = int(max(self.train_tokens.labels.max(), self.val_tokens.labels.max())) + 1
             model_config = replace_config(model_config, num_classes=num_classes)
         self.model = BidirectionalTransformer(model_config).to(device)
+        codebook = self.tokenizer.quantizer.codebook.weight.detach()
+        if config.embedding_from_codebook:
+            self.model.init_token_embedding(codebook, seed=config.seed)
         if config.init_from:
             self._load_initial_weights(config.init_from)
+        self.neighbours = None  # (K, C) soft targets of each code, for codebook_smoothing
+        if config.codebook_smoothing:
+            self.neighbours = codebook_neighbours(codebook, model_config.output_classes).to(device)
         self.network = DistributedDataParallel(self.model) if self.runtime.distributed else self.model
         self.optimizer = adamw(self.model, config)
         self.ema = ModelEMA(self.model, config.ema_decay) if config.ema_decay else None
@@ -136,7 +142,13 @@ class TransformerTrainer(TrainLoop):
                     class_ids = None if classes is None else classes.to(device)
                     logits = self.network(batch.inputs.to(device), class_ids, at=at)
                 loss = mvtm_loss(
-                    logits, batch.targets.to(device), token_mask, loss_on=c.loss_on, label_smoothing=c.label_smoothing
+                    logits,
+                    batch.targets.to(device),
+                    token_mask,
+                    loss_on=c.loss_on,
+                    label_smoothing=c.label_smoothing,
+                    neighbours=self.neighbours,
+                    codebook_smoothing=c.codebook_smoothing,
                 )
                 (loss / c.grad_accum).backward()
             total_loss += loss.item() / c.grad_accum

@@ -68,6 +68,21 @@ class BidirectionalTransformer(nn.Module):
         if isinstance(module, nn.Linear) and module.bias is not None:
             nn.init.zeros_(module.bias)
 
+    @torch.no_grad()
+    def init_token_embedding(self, codebook: Tensor, seed: int = 0) -> None:
+        """Start the code rows of the token embedding (the input embedding, and the output head, which is tied to
+        it) from the VQ codebook (K, D), mapped to the model's width by a fixed random orthonormal projection and
+        scaled to the usual init std (0.02): codes that draw alike start alike."""
+        k, width = self.config.codebook_size, self.config.dim
+        if codebook.shape[0] != k:
+            raise InputError(f"the codebook has {codebook.shape[0]} codes, this transformer {k}")
+        generator = torch.Generator().manual_seed(seed)
+        basis = torch.randn(max(width, codebook.shape[1]), codebook.shape[1], generator=generator)
+        projection = torch.linalg.qr(basis).Q[:width]  # (width, D)
+        embedding = (codebook.float().cpu() - codebook.float().cpu().mean(0)) @ projection.T  # (K, width)
+        embedding *= 0.02 / embedding.std().clamp_min(1e-12)
+        self.token_embedding.weight[:k] = embedding.to(self.token_embedding.weight)
+
     def set_fused_attention(self, fused: bool) -> None:
         """Switch every attention layer between the fused kernel and the explicit reference math."""
         for block in self.blocks:

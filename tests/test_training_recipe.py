@@ -1,4 +1,5 @@
-"""Training masks shaped like the task (maskgit.masking.mix, a training config's mask_mix)."""
+"""Stage-2 recipe options (issue 21): training masks shaped like the task (maskgit.masking.mix, mask_mix) and
+targets that know the codebook (codebook_smoothing, embedding_from_codebook)."""
 
 import pytest
 import torch
@@ -91,3 +92,15 @@ def test_a_run_saved_before_mask_mix_existed_resumes(setup):
     assert differences(saved, config(setup, mask_mix="{strokes: 1.0}")) == [
         "mask_mix ({'uniform': 1.0} -> {'strokes': 1.0})"
     ]
+
+
+def test_codebook_aware_targets_are_training_options(setup):
+    trainer = TransformerTrainer(
+        config(setup, codebook_smoothing=0.3, embedding_from_codebook=True, loss_on="masked"), progress=False
+    )
+    assert trainer.neighbours.shape == (32, 32)
+    assert trainer.model.token_embedding.weight[:32].std().item() == pytest.approx(0.02, rel=1e-3)
+    trainer.fit()
+    assert trainer.best_val < float("inf")
+    plain = TransformerTrainer(config(setup, out_dir=str(setup / "plain")), progress=False)
+    assert plain.neighbours is None
