@@ -150,5 +150,5 @@ def test_a_tokenizer_run_can_start_from_committed_weights(setup):
             "model.latent_dim=16",
         ],
     )
-    with pytest.raises(TrainingError, match="another config than this run's"):
+    with pytest.raises(TrainingError, match="holds a tokenizer of another architecture than this run's"):
         TokenizerTrainer(wider, progress=False)

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from maskgit.checkpoint import load_checkpoint
 from maskgit.config import config_to_dict
 from maskgit.errors import TrainingError
 from maskgit.training import state as states
@@ -98,6 +99,20 @@ class TrainLoop:
         self.scheduler.load_state_dict(saved["scheduler"])
         if self.ema is not None:
             self.ema.model.load_state_dict(saved["ema"])
+
+    def initial_weights(self, path: str, part: str) -> torch.nn.Module:
+        """The `part` ("tokenizer" or "transformer") of checkpoint `path`, checked to be this run's model's
+        architecture: init_from, to continue another run's (exported) weights."""
+        start = getattr(load_checkpoint(path, device=self.runtime.device), part)
+        if start is None:
+            command = "maskgit train-tokenizer" if part == "tokenizer" else "maskgit train"
+            raise TrainingError(f"init_from {path} holds no {part}: give a checkpoint written by {command}")
+        if start.config != self.model.config:
+            raise TrainingError(
+                f"init_from {path} holds a {part} of another architecture than this run's "
+                f"({start.config} vs {self.model.config}): use its preset and model settings"
+            )
+        return start
 
     def apply_gradients(self) -> float | None:
         """Clip the gradients, then step the optimizer, the LR schedule and the EMA.

@@ -17,10 +17,9 @@ import torch
 import torch.nn.functional as F
 from torch.nn.parallel import DistributedDataParallel
 
-from maskgit.checkpoint import load_checkpoint, save_checkpoint
+from maskgit.checkpoint import save_checkpoint
 from maskgit.data.images import row_groups_grid, save_png, to_uint8
 from maskgit.data.registry import load_images
-from maskgit.errors import TrainingError
 from maskgit.precision import autocast_dtype
 from maskgit.tokenizer.metrics import reconstruction_metrics
 from maskgit.tokenizer.vqgan import VQGAN
@@ -53,8 +52,8 @@ class TokenizerTrainer(TrainLoop):
             config.data, "val", model_config.resolution, model_config.image_channels, strict=config.strict_data
         )
         self.model = VQGAN(model_config).to(device)
-        if config.init_from:
-            self._load_initial_weights(config.init_from)
+        if config.init_from:  # a new discriminator: exported checkpoints hold none
+            self.model.load_state_dict(self.initial_weights(config.init_from, "tokenizer").state_dict())
         self.network = DistributedDataParallel(self.model) if self.runtime.distributed else self.model
         self.optimizer = adamw(self.model, config)
         self.perceptual = PerceptualLoss().to(device) if config.perceptual_weight > 0 else None
@@ -76,18 +75,6 @@ class TokenizerTrainer(TrainLoop):
         self.size_run(len(self.train_images))
         self.scheduler = lr_scheduler(self.optimizer, config, self.total_steps)
         self.begin(resume)
-
-    def _load_initial_weights(self, path: str) -> None:
-        """Start from another run's tokenizer (as exported: its EMA weights if it kept them), e.g. a committed leg."""
-        start = load_checkpoint(path, device=self.runtime.device).tokenizer
-        if start is None:
-            raise TrainingError(f"init_from {path} holds no tokenizer: give one written by maskgit train-tokenizer")
-        if start.config != self.model.config:
-            raise TrainingError(
-                f"init_from {path} holds a tokenizer of another config than this run's "
-                f"({start.config} vs {self.model.config}): use its preset and model settings"
-            )
-        self.model.load_state_dict(start.state_dict())
 
     def _images(self, order: torch.Tensor, micro: int) -> torch.Tensor:
         index, generator = self.micro_batch(order, micro)

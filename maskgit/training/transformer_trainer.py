@@ -63,8 +63,8 @@ class TransformerTrainer(TrainLoop):
         codebook = self.tokenizer.quantizer.codebook.weight.detach()
         if config.embedding_from_codebook:
             self.model.init_token_embedding(codebook, seed=config.seed)
-        if config.init_from:
-            self._load_initial_weights(config.init_from)
+        if config.init_from:  # another run's (EMA) weights as exported, e.g. to train a shipped model on
+            self.model.load_state_dict(self.initial_weights(config.init_from, "transformer").state_dict())
         self.neighbours = None  # (K, C) soft targets of each code, for codebook_smoothing
         if config.codebook_smoothing:
             self.neighbours = codebook_neighbours(codebook, model_config.output_classes).to(device)
@@ -76,18 +76,6 @@ class TransformerTrainer(TrainLoop):
         self.size_run(len(self.train_tokens))
         self.scheduler = lr_scheduler(self.optimizer, config, self.total_steps)
         self.begin(resume)
-
-    def _load_initial_weights(self, path: str) -> None:
-        """Start from another run's transformer (its EMA weights, as exported), e.g. to train a shipped model on."""
-        start = load_checkpoint(path, device=self.runtime.device).transformer
-        if start is None:
-            raise TrainingError(f"init_from {path} holds no transformer: give a checkpoint written by maskgit train")
-        if start.config != self.model.config:
-            raise TrainingError(
-                f"init_from {path} holds a transformer of another architecture than this run's "
-                f"({start.config} vs {self.model.config}): use its preset and model settings"
-            )
-        self.model.load_state_dict(start.state_dict())
 
     def _tokens(self, split: str, flip: bool, images: ImageSet | None = None) -> TokenSet:
         path = cache_path(self.config.data, split, self.tokenizer_hash, flip)
