@@ -12,11 +12,11 @@ from maskgit.batching import in_micro_batches
 from maskgit.decoding.config import DecodeConfig
 from maskgit.decoding.fill import DEFAULT_FILL, fill_missing
 from maskgit.decoding.parallel_decode import DecodeStep, Generators, decode_tokens
-from maskgit.decoding.token_mask import as_pixel_mask, composite, pixel_mask_to_token_mask
+from maskgit.decoding.token_mask import as_pixel_mask, composite, fill_depth, pixel_mask_to_token_mask
 from maskgit.errors import ConfigError, InputError
 from maskgit.tokenizer.config import TokenizerConfig
 from maskgit.tokenizer.vqgan import VQGAN
-from maskgit.transformer.config import TransformerConfig
+from maskgit.transformer.config import FILL_DEPTHS, TransformerConfig
 from maskgit.transformer.model import BidirectionalTransformer
 
 
@@ -128,6 +128,7 @@ class MaskGIT(nn.Module):
             token_mask,
             config,
             generator=generator,
+            hint=self.fill_hint(tokens, mask),
             return_trace=return_trace,
             precision=precision,
             micro_batch=micro_batch,
@@ -200,6 +201,15 @@ class MaskGIT(nn.Module):
         mask = as_pixel_mask(pixel_mask, images).to(images.device)
         tokens = in_micro_batches(self.tokenizer.encode, fill_missing(images, mask, fill), size=micro_batch).flatten(1)
         return tokens, pixel_mask_to_token_mask(mask, self.tokenizer.config.grid_size, coverage_threshold)
+
+    def fill_hint(self, tokens: Tensor, pixel_mask: Tensor) -> Tensor | None:
+        """What the transformer reads at masked positions besides the mask token, if it was trained to (fill_hint):
+        (B, N, 2) int64, the tokens of the filled image (tokenize_known's) and each token's depth in the hole
+        (fill_depth). None for a transformer without it. pixel_mask: (B, H, W) or (B, 1, H, W) bool."""
+        if not self.transformer.config.fill_hint:
+            return None
+        depth = fill_depth(pixel_mask.to(tokens.device), self.tokenizer.config.grid_size, FILL_DEPTHS)  # (B, N)
+        return torch.stack([tokens, depth], dim=-1)
 
     @torch.no_grad()
     def render(

@@ -46,3 +46,20 @@ def model_file(tiny_model, tmp_path):
     path = tmp_path / "model.safetensors"
     tiny_model.save(path)
     return path
+
+
+def stage2_config(setup, **extra):
+    """A tiny stage-2 training config on the `setup` folder (8 images a step, one epoch, no sample grids)."""
+    from maskgit.training.config import TransformerTrainConfig, load_train_config
+
+    values = {
+        "data": f"folder:{setup / 'images'}",
+        "tokenizer": str(setup / "tokenizer.safetensors"),
+        "preset": "tiny",
+        "out_dir": str(setup / "run"),
+        "batch_size": 8,
+        "epochs": 1,
+        "sample_images": 0,
+        **extra,
+    }
+    return load_train_config(TransformerTrainConfig, None, [f"{k}={v}" for k, v in values.items()])

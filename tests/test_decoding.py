@@ -221,7 +221,7 @@ class ClassFavouringTransformer(torch.nn.Module):
     check_inputs = BidirectionalTransformer.check_inputs  # the real model's input checks
     check_values = BidirectionalTransformer.check_values
 
-    def forward(self, tokens, class_ids=None, at=None):
+    def forward(self, tokens, class_ids=None, at=None, hint=None):
         logits = torch.zeros(tokens.shape[0], 16, 32)
         if class_ids is not None:
             for b, c in enumerate(class_ids.tolist()):

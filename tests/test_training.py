@@ -194,7 +194,7 @@ def test_a_class_conditional_model_learns_from_the_dataset_labels(setup, monkeyp
     assert trainer.model.config.num_classes == 10
     # the training batches carry the dataset's labels (the null class only where dropped for guidance)
     index, _ = trainer.micro_batch(trainer.epoch_order(0), 0)
-    _, classes, _ = trainer._batch(trainer.epoch_order(0), 0)
+    classes = trainer._batch(trainer.epoch_order(0), 0).classes
     labels = torch.from_numpy(trainer.train_tokens.labels[index].astype(np.int64))
     null = trainer.model.config.null_class_id
     assert torch.all((classes == labels) | (classes == null)) and (classes == labels).sum() >= len(labels) // 2

@@ -72,5 +72,3 @@ def fluent_pngs(tarball: Path, expected_icons: int, expected_checksum: str) -> t
         bases.append(fluent_base(code_points))
         pngs[name] = rasterise(icons, name)
     return names, bases, pngs
-
-

@@ -116,15 +116,16 @@ def guided_logits(
     class_ids: Tensor | None,
     cfg_scale: float,
     at: Tensor | None = None,
+    hint: Tensor | None = None,
 ) -> Tensor:
     """float32 logits over the codebook (the mask class dropped), with guidance if asked: (B, N, K), or
-    (M, K) for the M positions `at` ((B, N) bool), batch-major."""
+    (M, K) for the M positions `at` ((B, N) bool), batch-major. hint: the fill hint (B, N, 2) or None."""
     k = transformer.config.codebook_size
     if class_ids is None or cfg_scale == 1.0:
-        return transformer(inputs, class_ids, at)[..., :k].float()
-    conditional = transformer(inputs, class_ids, at)[..., :k].float()
+        return transformer(inputs, class_ids, at, hint)[..., :k].float()
+    conditional = transformer(inputs, class_ids, at, hint)[..., :k].float()
     null = torch.full_like(class_ids, transformer.config.null_class_id)
-    unconditional = transformer(inputs, null, at)[..., :k].float()
+    unconditional = transformer(inputs, null, at, hint)[..., :k].float()
     return unconditional + cfg_scale * (conditional - unconditional)
 
 
@@ -176,6 +177,7 @@ def decode_tokens(
     *,
     generator: Generators = None,
     class_ids: Tensor | None = None,
+    hint: Tensor | None = None,
     return_trace: bool = False,
     precision: str = "auto",
     micro_batch: int | None = None,
@@ -190,6 +192,8 @@ def decode_tokens(
         generator: one torch.Generator for the whole batch, or one per image (per_image_generators) so
             that a batch decodes exactly as its images would alone.
         class_ids: (B,) class ids for a class-conditional transformer, else None.
+        hint: (B, N, 2) the fill hint for a transformer with fill_hint (MaskGIT.fill_hint), else None: at every
+            step the positions still masked see it.
         return_trace: also return a DecodeStep per step.
         precision: "auto" (bf16 autocast where the hardware does bf16 natively, else fp32), "fp32" or "bf16"
             (maskgit.precision); the same default as every command's --precision.
@@ -216,20 +220,20 @@ def decode_tokens(
     token_mask = token_mask.bool()
     initial = token_mask.sum(dim=1)  # (B,) N0 per image
     current = tokens.masked_fill(token_mask, mask_id)  # (B, N)
-    transformer.check_values(current, class_ids)  # once, not every step
+    transformer.check_values(current, class_ids, hint)  # once, not every step
     predicted = current.clone()
     # One autocast context around the whole loop: the weights are cast to amp_dtype once per decode, not once
     # per step. Only the transformer's matrix work runs in amp_dtype; the choice works on float32 logits.
     amp_dtype = autocast_dtype(precision, tokens.device)
     autocast = torch.autocast(tokens.device.type, dtype=amp_dtype) if amp_dtype is not None else nullcontext()
 
-    def predict(inputs: Tensor, classes: Tensor | None, at: Tensor) -> Tensor:
-        return guided_logits(transformer, inputs, classes, config.cfg_scale, at)
+    def predict(inputs: Tensor, classes: Tensor | None, at: Tensor, hints: Tensor | None) -> Tensor:
+        return guided_logits(transformer, inputs, classes, config.cfg_scale, at, hints)
 
     trace: list[DecodeStep] = []
     with autocast:
         for step in range(config.steps_to_run):
-            logits = in_micro_batches(predict, current, class_ids, token_mask, size=micro_batch)  # (M, K)
+            logits = in_micro_batches(predict, current, class_ids, token_mask, hint, size=micro_batch)  # (M, K)
             decided = decoding_step(logits, current, token_mask, initial, step=step, config=config, generator=generator)
             predicted, token_mask = decided.predicted, decided.token_mask
             current = predicted.masked_fill(token_mask, mask_id)

@@ -45,12 +45,37 @@ def pixel_mask_to_token_mask(pixel_mask: Tensor, grid_size: int, coverage_thresh
     """
     if not 0.0 <= coverage_threshold < 1.0:
         raise InputError(f"coverage_threshold must be in [0, 1), got {coverage_threshold}")
+    return (missing_share(pixel_mask, grid_size) > coverage_threshold).flatten(1)
+
+
+def missing_share(pixel_mask: Tensor, grid_size: int) -> Tensor:
+    """(B, 1, g, g) float: the share of each token's patch that is missing."""
     mask = as_pixel_mask(pixel_mask)
     height, width = mask.shape[2:]
     if height % grid_size or width % grid_size:
         raise InputError(f"a {height}x{width} mask does not split into a {grid_size}x{grid_size} token grid")
-    coverage = F.avg_pool2d(mask.float(), kernel_size=(height // grid_size, width // grid_size))  # (B, 1, g, g)
-    return (coverage > coverage_threshold).flatten(1)
+    return F.avg_pool2d(mask.float(), kernel_size=(height // grid_size, width // grid_size))
+
+
+def fill_depth(pixel_mask: Tensor, grid_size: int, levels: int) -> Tensor:
+    """How far each token lies from the known pixels, in tokens: how much a classical fill there can be trusted.
+
+    0: the token's patch is wholly known; 1: it has known and missing pixels; d >= 2: its patch is wholly missing
+    and the nearest patch with a known pixel is d - 1 tokens away (Chebyshev distance on the token grid); depths
+    beyond levels - 1 read levels - 1 (deep inside a big hole the fill is a smear whatever the depth).
+
+    pixel_mask: (B, H, W) or (B, 1, H, W) bool, True = missing. Returns (B, grid_size**2) int64 in [0, levels).
+    """
+    if levels < 3:
+        raise InputError(f"fill_depth needs at least 3 levels (known, partly, wholly missing), got {levels}")
+    coverage = missing_share(pixel_mask, grid_size)  # (B, 1, g, g)
+    depth = (coverage > 0).long() + (coverage >= 1).long()  # 0 known, 1 partly missing, 2 wholly missing
+    reach = coverage < 1  # patches with a known pixel
+    for _ in range(3, levels):
+        grown = F.max_pool2d(reach.float(), kernel_size=3, stride=1, padding=1) > 0  # one token further out
+        depth = depth + (~grown).long()
+        reach = grown
+    return depth.flatten(1)
 
 
 def composite(decoded: Tensor, images: Tensor, pixel_mask: Tensor) -> Tensor:

@@ -62,6 +62,7 @@ class InpaintingSet:
     coverage_threshold: float = 0.0
     tokens: torch.Tensor = field(init=False)  # (N, n) int64
     token_mask: torch.Tensor = field(init=False)  # (N, n) bool
+    hint: torch.Tensor | None = field(init=False)  # (N, n, 2) int64 for a transformer with fill_hint, else None
 
     def __post_init__(self) -> None:
         c = self.model.tokenizer.config
@@ -77,7 +78,7 @@ class InpaintingSet:
             )
         if self.batch_size < 1:
             raise InputError(f"batch size must be at least 1, got {self.batch_size}")
-        tokens, token_masks = [], []
+        tokens, token_masks, hints = [], [], []
         for start in range(0, len(self.images), self.batch_size):
             x, m = self._batch(start, min(start + self.batch_size, len(self.images)))
             known, unknown = self.model.tokenize_known(
@@ -85,7 +86,9 @@ class InpaintingSet:
             )  # (b, N) each
             tokens.append(known)
             token_masks.append(unknown)
+            hints.append(self.model.fill_hint(known, m))
         self.tokens, self.token_mask = torch.cat(tokens), torch.cat(token_masks)
+        self.hint = None if not hints or hints[0] is None else torch.cat(hints)
 
     def _batch(self, start: int, stop: int) -> tuple[torch.Tensor, torch.Tensor]:
         """Images [start, stop) as (b, C, H, W) in [-1, 1] and their masks (b, H, W), on the model's device."""
@@ -123,6 +126,7 @@ class InpaintingSet:
         for start in tqdm(starts, desc=label, unit="batch", disable=not progress, leave=False):
             stop = min(start + self.batch_size, len(self))
             tokens, token_mask = self.tokens[start:stop], self.token_mask[start:stop]
+            hint = None if self.hint is None else self.hint[start:stop]
             generators = per_image_generators(range(seed + start, seed + stop), self.model.device)
             result = decode_tokens(
                 self.model.transformer,
@@ -130,6 +134,7 @@ class InpaintingSet:
                 token_mask,
                 run,
                 generator=generators,
+                hint=hint,
                 return_trace=True,
                 precision=precision,
             )

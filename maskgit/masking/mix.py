@@ -7,8 +7,9 @@ the uniform part):
 
 - "uniform": maskgit.masking.mvtm.mask_tokens (ratio r ~ U(0, 1) through the schedule, positions uniform);
 - "strokes", "boxes", "outpaint", "large": a pixel mask from the generators of maskgit.data.masks, drawn from
-  the step's own random stream (never the fixed benchmark sets' seed), turned into a token mask by decoding's
-  rule (pixel_mask_to_token_mask: a token is unknown if any pixel of its patch is missing).
+  the step's own random stream (never the fixed benchmark sets' seed); the trainer fills the hole and tokenizes
+  the image as decoding does (MaskGIT.tokenize_known: a token is unknown if any pixel of its patch is missing,
+  the known tokens are those of the filled image), so it trains on exactly the inputs inpainting will see.
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ import torch
 from torch import Tensor
 
 from maskgit.data.masks import BENCHMARK_SEED, GENERATORS
-from maskgit.decoding.token_mask import pixel_mask_to_token_mask
 from maskgit.errors import ConfigError
 
 MASK_KINDS = ("uniform", *GENERATORS)
@@ -49,8 +49,9 @@ def draw_kinds(mix: dict[str, float], batch: int, generator: torch.Generator | N
     return [kinds[i] for i in picks.tolist()]
 
 
-def shaped_token_mask(kinds: list[str], grid_size: int, resolution: int, seed: int) -> Tensor:
-    """(B, grid_size**2) bool: the token mask of a hole of each kind ("uniform" rows are all False: drawn elsewhere).
+def shaped_pixel_masks(kinds: list[str], resolution: int, seed: int) -> Tensor:
+    """(B, resolution, resolution) bool, True = missing: a hole of each kind ("uniform" rows hold none: their
+    masks are drawn on tokens, by mask_tokens). Decoding's rule (pixel_mask_to_token_mask) makes the token masks.
 
     seed: the step's own seed for the hole generators (the fixed benchmark seed is never used).
     """
@@ -59,4 +60,4 @@ def shaped_token_mask(kinds: list[str], grid_size: int, resolution: int, seed: i
     for row, kind in enumerate(kinds):
         if kind != "uniform":
             pixels[row] = GENERATORS[kind](rng, resolution)
-    return pixel_mask_to_token_mask(torch.from_numpy(pixels), grid_size)
+    return torch.from_numpy(pixels)

@@ -25,6 +25,7 @@ class MaskedBatch:
     inputs: Tensor  # (B, N) int64: targets with masked positions set to mask_token_id
     targets: Tensor  # (B, N) int64: the true token ids in [0, codebook_size)
     token_mask: Tensor  # (B, N) bool: True where the token was masked
+    hint: Tensor | None = None  # (B, N, 2) int64: the fill hint (BidirectionalTransformer.forward), if trained with one
 
 
 def num_masked_tokens(ratios: Tensor, num_tokens: int, schedule: str) -> Tensor:

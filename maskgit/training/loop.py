@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from maskgit.checkpoint import load_checkpoint
-from maskgit.config import config_to_dict
+from maskgit.config import config_to_dict, replace_config
 from maskgit.errors import TrainingError
 from maskgit.training import state as states
 from maskgit.training.config import LoopConfig, differences, save_train_config
@@ -100,14 +100,16 @@ class TrainLoop:
         if self.ema is not None:
             self.ema.model.load_state_dict(saved["ema"])
 
-    def initial_weights(self, path: str, part: str) -> torch.nn.Module:
+    def initial_weights(self, path: str, part: str, new_inputs: tuple[str, ...] = ()) -> torch.nn.Module:
         """The `part` ("tokenizer" or "transformer") of checkpoint `path`, checked to be this run's model's
-        architecture: init_from, to continue another run's (exported) weights."""
+        architecture: init_from, to continue another run's (exported) weights. The config fields `new_inputs`
+        (options that add an input, whose weights start at zero) may be switched on in this run."""
         start = getattr(load_checkpoint(path, device=self.runtime.device), part)
         if start is None:
             command = "maskgit train-tokenizer" if part == "tokenizer" else "maskgit train"
             raise TrainingError(f"init_from {path} holds no {part}: give a checkpoint written by {command}")
-        if start.config != self.model.config:
+        added = {name: getattr(self.model.config, name) for name in new_inputs if not getattr(start.config, name)}
+        if replace_config(start.config, **added) != self.model.config:
             raise TrainingError(
                 f"init_from {path} holds a {part} of another architecture than this run's "
                 f"({start.config} vs {self.model.config}): use its preset and model settings"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from contextlib import nullcontext
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +18,7 @@ from maskgit.data.registry import load_images
 from maskgit.decoding.config import DecodeConfig
 from maskgit.errors import TrainingError
 from maskgit.fileio import file_hash
-from maskgit.masking.mix import draw_kinds, is_uniform_only, shaped_token_mask
+from maskgit.masking.mix import draw_kinds, is_uniform_only, shaped_pixel_masks
 from maskgit.masking.mvtm import MaskedBatch, codebook_neighbours, mask_tokens, masked_token_accuracy, mvtm_loss
 from maskgit.pipeline import MaskGIT
 from maskgit.precision import autocast_dtype
@@ -27,6 +28,14 @@ from maskgit.training.optim import ModelEMA, adamw, lr_scheduler
 from maskgit.training.runtime import Runtime, autocast
 from maskgit.training.token_cache import TokenSet, cache_path, read_tokens, write_tokens
 from maskgit.transformer.model import BidirectionalTransformer
+
+
+@dataclass
+class MicroBatch:
+    tokens: torch.Tensor  # (b, N) int64: the examples' token ids (of the image or its mirror)
+    classes: torch.Tensor | None  # (b,) int64 class ids (the null class where dropped), or None
+    images: torch.Tensor | None  # (b, C, H, W) in [-1, 1], mirrored like the tokens: hole-shaped masks need them
+    generator: torch.Generator  # the micro-step's own random stream (masks, flips, class dropout)
 
 
 class TransformerTrainer(TrainLoop):
@@ -52,6 +61,11 @@ class TransformerTrainer(TrainLoop):
         self.val_images = load_images(config.data, "val", t.resolution, t.image_channels, strict=config.strict_data)
         self.train_tokens = self._tokens("train", config.flip)
         self.val_tokens = self._tokens("val", False, self.val_images)
+        self.train_images = None  # hole-shaped training masks fill and tokenize the images as decoding does
+        if not is_uniform_only(config.mask_mix):
+            self.train_images = load_images(
+                config.data, "train", t.resolution, t.image_channels, strict=config.strict_data
+            )
 
         model_config = config.transformer_config(t)
         if config.class_conditional:
@@ -64,7 +78,9 @@ class TransformerTrainer(TrainLoop):
         if config.embedding_from_codebook:
             self.model.init_token_embedding(codebook, seed=config.seed)
         if config.init_from:  # another run's (EMA) weights as exported, e.g. to train a shipped model on
-            self.model.load_state_dict(self.initial_weights(config.init_from, "transformer").state_dict())
+            start = self.initial_weights(config.init_from, "transformer", new_inputs=("fill_hint",))
+            self.model.load_state_dict(start.state_dict(), strict=not model_config.fill_hint)  # a new hint: zeros
+        self.pipeline = MaskGIT(self.tokenizer, self.model)  # the inpainting path's tokenize_known and fill_hint
         self.neighbours = None  # (K, C) soft targets of each code, for codebook_smoothing
         if config.codebook_smoothing:
             self.neighbours = codebook_neighbours(codebook, model_config.output_classes).to(device)
@@ -88,7 +104,8 @@ class TransformerTrainer(TrainLoop):
         self.runtime.barrier()  # the other processes read what rank 0 wrote
         return read_tokens(path)
 
-    def _batch(self, order: torch.Tensor, micro: int) -> tuple[torch.Tensor, torch.Tensor | None, torch.Generator]:
+    def _batch(self, order: torch.Tensor, micro: int) -> MicroBatch:
+        """Micro-step `micro` of this step's examples: tokens, classes and images (MicroBatch)."""
         index, generator = self.micro_batch(order, micro)
         views = self.train_tokens.tokens.shape[1]
         view = torch.randint(0, views, (len(index),), generator=generator).numpy()
@@ -98,37 +115,62 @@ class TransformerTrainer(TrainLoop):
             classes = torch.from_numpy(self.train_tokens.labels[index].astype(np.int64))  # type: ignore[index]
             dropped = torch.rand(len(index), generator=generator) < self.config.class_dropout
             classes = classes.masked_fill(dropped, self.model.config.null_class_id)
-        return tokens, classes, generator
+        images = None
+        if self.train_images is not None:
+            images = self.train_images.tensors(index)  # (b, C, H, W)
+            mirrored = torch.from_numpy(view == 1)[:, None, None, None]
+            images = torch.where(mirrored, images.flip(-1), images)
+        return MicroBatch(tokens, classes, images, generator)
 
-    def _masked(self, tokens: torch.Tensor, generator: torch.Generator) -> MaskedBatch:
+    def _masked(
+        self, tokens: torch.Tensor, generator: torch.Generator, images: torch.Tensor | None = None
+    ) -> MaskedBatch:
         """The step's training masks: MaskGIT's uniform ones, with the rows of other kinds replaced by holes of
-        those shapes (mask_mix). With uniform masks only, exactly what training drew before mask_mix existed."""
-        c, t = self.config, self.tokenizer.config
-        batch = mask_tokens(tokens, self.model.config.mask_token_id, schedule=c.mask_schedule, generator=generator)
+        those shapes (mask_mix). With uniform masks only, exactly what training drew before mask_mix existed.
+
+        A hole row is what inpainting sees: its image (from `images`) filled and tokenized by tokenize_known (the
+        known tokens are the filled image's, not the clean ones), the fill hint if the model reads one; its
+        targets stay the clean image's tokens. Uniform rows carry no hint.
+        """
+        c, t, mask_id = self.config, self.tokenizer.config, self.model.config.mask_token_id
+        batch = mask_tokens(tokens, mask_id, schedule=c.mask_schedule, generator=generator)
         if is_uniform_only(c.mask_mix):
             return batch
         kinds = draw_kinds(c.mask_mix, len(tokens), generator)
         seed = int(torch.randint(0, 2**62, (1,), generator=generator))
-        shaped = shaped_token_mask(kinds, t.grid_size, t.resolution, seed)  # (B, N)
-        holes = torch.tensor([kind != "uniform" for kind in kinds])[:, None]
-        token_mask = torch.where(holes, shaped, batch.token_mask)
-        inputs = batch.targets.masked_fill(token_mask, self.model.config.mask_token_id)
-        return MaskedBatch(inputs=inputs, targets=batch.targets, token_mask=token_mask)
+        holes = torch.tensor([kind != "uniform" for kind in kinds]).nonzero().squeeze(1)  # rows with a hole
+        pixel_masks = shaped_pixel_masks(kinds, t.resolution, seed)[holes]  # (h, H, W)
+        inputs, token_mask = batch.inputs.clone(), batch.token_mask.clone()
+        hint = None
+        if self.model.config.fill_hint:  # (B, N, 2): none anywhere but in the holes
+            hint = torch.stack([torch.full_like(tokens, t.codebook_size), torch.zeros_like(tokens)], dim=-1)
+        if len(holes):
+            if images is None:
+                raise TrainingError("hole-shaped training masks need the batch's images")
+            device = self.runtime.device
+            with torch.no_grad():
+                seen, unknown = self.pipeline.tokenize_known(images[holes].to(device), pixel_masks.to(device))
+                inputs[holes] = seen.masked_fill(unknown, mask_id).cpu()
+                token_mask[holes] = unknown.cpu()
+                if hint is not None:
+                    hint[holes] = self.pipeline.fill_hint(seen, pixel_masks.to(device)).cpu()  # type: ignore[union-attr]
+        return MaskedBatch(inputs=inputs, targets=batch.targets, token_mask=token_mask, hint=hint)
 
     def train_step(self, order: torch.Tensor) -> dict[str, float]:
         c, device = self.config, self.runtime.device
         self.network.train()
         total_loss = 0.0
         for micro in range(c.grad_accum):
-            tokens, classes, generator = self._batch(order, micro)
-            batch = self._masked(tokens, generator)
+            sample = self._batch(order, micro)
+            batch = self._masked(sample.tokens, sample.generator, sample.images)
             last = micro == c.grad_accum - 1
             token_mask = batch.token_mask.to(device)
             at = token_mask if c.loss_on == "masked" else None  # the output head only where the loss looks
             with nullcontext() if last or not self.runtime.distributed else self.network.no_sync():
                 with autocast(self.amp, device):
-                    class_ids = None if classes is None else classes.to(device)
-                    logits = self.network(batch.inputs.to(device), class_ids, at=at)
+                    class_ids = None if sample.classes is None else sample.classes.to(device)
+                    hint = None if batch.hint is None else batch.hint.to(device)
+                    logits = self.network(batch.inputs.to(device), class_ids, at=at, hint=hint)
                 loss = mvtm_loss(
                     logits,
                     batch.targets.to(device),
@@ -147,7 +189,8 @@ class TransformerTrainer(TrainLoop):
 
     @torch.no_grad()
     def validate(self) -> dict[str, float]:
-        """Loss and masked-token accuracy on the val split with fixed masks (the same every epoch)."""
+        """Loss and masked-token accuracy on the val split with fixed masks (the same every epoch), drawn as
+        training draws them (mask_mix; hole rows filled and tokenized as decoding does, with the fill hint)."""
         c, r = self.config, self.runtime
         model = self.eval_model.eval()
         index = np.arange(r.rank, len(self.val_tokens), r.world_size)
@@ -156,9 +199,11 @@ class TransformerTrainer(TrainLoop):
         for start in range(0, len(index), c.batch_size):
             rows = index[start : start + c.batch_size]
             tokens = torch.from_numpy(self.val_tokens.tokens[rows, 0].astype(np.int64))
-            batch = mask_tokens(tokens, model.config.mask_token_id, schedule=c.mask_schedule, generator=generator)
+            images = None if self.train_images is None else self.val_images.tensors(rows)
+            batch = self._masked(tokens, generator, images)
+            hint = None if batch.hint is None else batch.hint.to(r.device)
             with autocast(self.amp, r.device):
-                logits = model(batch.inputs.to(r.device))
+                logits = model(batch.inputs.to(r.device), hint=hint)
             targets, token_mask = batch.targets.to(r.device), batch.token_mask.to(r.device)
             loss_sum += mvtm_loss(logits, targets, token_mask, loss_on=c.loss_on).item() * len(rows)
             n_masked = float(token_mask.sum())

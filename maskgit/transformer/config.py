@@ -8,6 +8,7 @@ from typing import Literal
 from maskgit.config import lookup_preset, require, typed_fields
 
 Norm = Literal["pre", "post"]
+FILL_DEPTHS = 8  # fill hints tell apart depths 0..7 into a hole (maskgit.decoding.token_mask.fill_depth)
 
 
 @dataclass(frozen=True)
@@ -16,7 +17,9 @@ class TransformerConfig:
 
     `codebook_size` and `num_tokens` must match the tokenizer it is paired with; the mask token id is
     codebook_size (one extra embedding row). With `num_classes` > 0 a class token is prepended to the
-    sequence; class id num_classes is the null class used for classifier-free guidance.
+    sequence; class id num_classes is the null class used for classifier-free guidance. With `fill_hint` the
+    model also reads, at masked positions, what a classical fill put there: the token the tokenizer saw in the
+    filled hole and how deep in the hole it lies (BidirectionalTransformer.forward's `hint`).
     """
 
     codebook_size: int = 1024
@@ -31,6 +34,7 @@ class TransformerConfig:
     attn_dropout: float = 0.1
     predict_mask_class: bool = False  # True: logits over codebook_size + 1 classes (the seeds' 1025)
     num_classes: int = 0
+    fill_hint: bool = False  # masked positions also embed the fill's token and its depth in the hole (inpainting)
 
     def __post_init__(self) -> None:
         typed_fields(self)

@@ -7,7 +7,7 @@ from torch import Tensor, nn
 
 from maskgit.errors import InputError
 from maskgit.transformer.attention import MultiHeadAttention
-from maskgit.transformer.config import TransformerConfig
+from maskgit.transformer.config import FILL_DEPTHS, TransformerConfig
 from maskgit.transformer.dropout import Dropout
 
 
@@ -49,6 +49,10 @@ class BidirectionalTransformer(nn.Module):
         d = config.dim
         self.token_embedding = nn.Embedding(config.codebook_size + 1, d)  # last row: the mask token
         self.class_embedding = nn.Embedding(config.num_classes + 1, d) if config.num_classes else None
+        self.hint_embedding = self.depth_embedding = None
+        if config.fill_hint:  # what the fill put in a hole, and how deep: both start at zero (no hint, no change)
+            self.hint_embedding = nn.Embedding(config.codebook_size + 1, d, padding_idx=config.codebook_size)
+            self.depth_embedding = nn.Embedding(FILL_DEPTHS, d, padding_idx=0)
         sequence = config.num_tokens + (1 if config.num_classes else 0)
         self.position_embedding = nn.Parameter(torch.zeros(1, sequence, d))
         post = config.norm == "post"
@@ -60,6 +64,9 @@ class BidirectionalTransformer(nn.Module):
         self.output_bias = nn.Parameter(torch.zeros(config.num_tokens, config.output_classes))
         self.apply(self._init_weights)
         nn.init.trunc_normal_(self.position_embedding, std=0.02)
+        for hint in (self.hint_embedding, self.depth_embedding):
+            if hint is not None:
+                nn.init.zeros_(hint.weight)
 
     @staticmethod
     def _init_weights(module: nn.Module) -> None:
@@ -88,13 +95,21 @@ class BidirectionalTransformer(nn.Module):
         for block in self.blocks:
             block.attention.fused = fused
 
-    def check_inputs(self, tokens: Tensor, class_ids: Tensor | None) -> None:
+    def check_inputs(self, tokens: Tensor, class_ids: Tensor | None, hint: Tensor | None = None) -> None:
         """Shapes and dtypes, on every forward (no look at the values: that would sync a GPU every step)."""
         c = self.config
         if tokens.dim() != 2 or tokens.shape[1] != c.num_tokens or tokens.dtype != torch.int64:
             raise InputError(
                 f"expected int64 tokens of shape (B, {c.num_tokens}), got {tuple(tokens.shape)} {tokens.dtype}"
             )
+        if hint is not None:
+            if not c.fill_hint:
+                raise InputError("a fill hint given to a transformer built without one (fill_hint = False)")
+            if hint.shape != (*tokens.shape, 2) or hint.dtype != torch.int64:
+                got = f"{tuple(hint.shape)} {hint.dtype}"
+                raise InputError(
+                    f"the fill hint must be int64 of shape ({tokens.shape[0]}, {c.num_tokens}, 2), got {got}"
+                )
         if class_ids is not None:
             if not c.num_classes:
                 raise InputError("class_ids given to a transformer built without classes (num_classes = 0)")
@@ -102,18 +117,26 @@ class BidirectionalTransformer(nn.Module):
                 got = f"{tuple(class_ids.shape)} {class_ids.dtype}"
                 raise InputError(f"class_ids must be int64 of shape ({tokens.shape[0]},), got {got}")
 
-    def check_values(self, tokens: Tensor, class_ids: Tensor | None = None) -> None:
-        """Token and class ids in range: checked once where data enters (decode_tokens), not every step."""
+    def check_values(self, tokens: Tensor, class_ids: Tensor | None = None, hint: Tensor | None = None) -> None:
+        """Token, class and hint ids in range: checked once where data enters (decode_tokens), not every step."""
         c = self.config
-        self.check_inputs(tokens, class_ids)
+        self.check_inputs(tokens, class_ids, hint)
         if tokens.device.type == "meta":  # shape-only runs (the big presets are built on the meta device)
             return
         if tokens.numel() and (int(tokens.min()) < 0 or int(tokens.max()) > c.mask_token_id):
             raise InputError(f"token ids must lie in [0, {c.mask_token_id}] (mask id {c.mask_token_id} included)")
         if class_ids is not None and (int(class_ids.min()) < 0 or int(class_ids.max()) > c.num_classes):
             raise InputError(f"class ids must lie in [0, {c.num_classes}] (the null class {c.num_classes} included)")
+        if hint is not None and hint.numel():
+            fill, depth = hint.unbind(-1)
+            if int(fill.min()) < 0 or int(fill.max()) > c.codebook_size or int(depth.min()) < 0:
+                raise InputError(f"fill hint tokens must lie in [0, {c.codebook_size}] and depths be >= 0")
+            if int(depth.max()) >= FILL_DEPTHS:
+                raise InputError(f"fill hint depths must lie in [0, {FILL_DEPTHS - 1}]")
 
-    def forward(self, tokens: Tensor, class_ids: Tensor | None = None, at: Tensor | None = None) -> Tensor:
+    def forward(
+        self, tokens: Tensor, class_ids: Tensor | None = None, at: Tensor | None = None, hint: Tensor | None = None
+    ) -> Tensor:
         """Predict every position, or only the positions `at`.
 
         Args:
@@ -122,12 +145,19 @@ class BidirectionalTransformer(nn.Module):
                 class, the unconditional branch of classifier-free guidance); None means null class.
             at: (B, N) bool, the positions to predict (decoding needs only the masked ones: the output head,
                 a (D x C) matrix per position, runs only there); None predicts every position.
+            hint: (B, N, 2) int64 for a model with fill_hint: [..., 0] the token the tokenizer saw at each
+                position of the filled image (codebook_size: none), [..., 1] its depth in the hole
+                (maskgit.decoding.token_mask.fill_depth; 0: none). Added to the input at masked positions
+                only; None (or all none) is the model without the hint, exactly.
         Returns:
             (B, N, output_classes) logits, or (M, output_classes) for the M positions `at`, batch-major
             (the rows of logits[at]).
         """
-        self.check_inputs(tokens, class_ids)
+        self.check_inputs(tokens, class_ids, hint)
         x = self.token_embedding(tokens)  # (B, N, D)
+        if hint is not None and self.hint_embedding is not None and self.depth_embedding is not None:
+            masked = (tokens == self.config.mask_token_id)[..., None]  # (B, N, 1)
+            x = x + masked * (self.hint_embedding(hint[..., 0]) + self.depth_embedding(hint[..., 1]))
         if self.class_embedding is not None:
             if class_ids is None:
                 class_ids = torch.full((tokens.shape[0],), self.config.null_class_id, device=tokens.device)
