@@ -135,7 +135,7 @@ class MaskGIT(nn.Module):
         )
         grid = self.tokenizer.config.grid_size
         shape = (images.shape[0], grid, grid)
-        composited, decoded = self.render(result.tokens, images, mask, micro_batch=micro_batch)
+        composited, decoded = self.render(result.tokens, images, mask, blend=config.blend, micro_batch=micro_batch)
         return InpaintResult(
             images=composited if composite_known else decoded,
             reconstruction=decoded,
@@ -213,15 +213,23 @@ class MaskGIT(nn.Module):
 
     @torch.no_grad()
     def render(
-        self, tokens: Tensor, images: Tensor, pixel_mask: Tensor, *, micro_batch: int | None = None
+        self,
+        tokens: Tensor,
+        images: Tensor,
+        pixel_mask: Tensor,
+        *,
+        blend: float = DecodeConfig.blend,
+        micro_batch: int | None = None,
     ) -> tuple[Tensor, Tensor]:
         """Decoded tokens back to pixels: (composited, decoded), both (B, C, H, W) in [-1, 1].
 
         decoded is the VQ decoder's whole image; composited takes the known pixels from `images` and the
-        missing ones from decoded. tokens: (B, N) or (B, h, w); pixel_mask as in tokenize_known.
+        missing ones from decoded (blend > 0: through the mask blurred, see DecodeConfig). tokens: (B, N) or
+        (B, h, w); pixel_mask as in tokenize_known.
         """
         decoded = self.decode_tokens_to_images(tokens, micro_batch)
-        return composite(decoded, images, as_pixel_mask(pixel_mask, images).to(decoded.device)), decoded
+        mask = as_pixel_mask(pixel_mask, images).to(decoded.device)
+        return composite(decoded, images, mask, blend), decoded
 
     @torch.no_grad()
     def trace_images(self, trace: list[DecodeStep], index: int) -> Tensor:

@@ -95,6 +95,9 @@ def decode_config(args: argparse.Namespace) -> DecodeConfig:
         "choice_temperature": args.temperature,
         "confidence": args.confidence,
         "cfg_scale": getattr(args, "cfg_scale", None),
+        "refine_steps": args.refine_steps,
+        "grow": getattr(args, "grow", None),
+        "blend": getattr(args, "blend", None),
     }
     return replace(DecodeConfig.preset(args.decoding), **{k: v for k, v in flags.items() if v is not None})
 
@@ -113,6 +116,22 @@ def decoding_arguments(p: argparse.ArgumentParser, preset: str) -> None:
     p.add_argument("--sweet-spot", type=COUNT, default=None, help="stop after S <= T steps (default T)")
     p.add_argument("--temperature", type=NON_NEGATIVE, help=f"choice temperature t0 ({preset}: {d.choice_temperature})")
     p.add_argument("--confidence", choices=CONFIDENCE_RULES, help=f"confidence rule, README ({preset}: {d.confidence})")
+    p.add_argument(
+        "--refine-steps",
+        type=INDEX,
+        help=f"passes after T that decode again the least confident quarter ({preset}: {d.refine_steps})",
+    )
+
+
+def editing_arguments(p: argparse.ArgumentParser, preset: str) -> None:
+    """--grow and --blend: how inpainting edits around a hole (DecodeConfig), for the commands that inpaint."""
+    d = DecodeConfig.preset(preset)
+    p.add_argument("--grow", type=INDEX, help=f"rings of tokens around a hole decoded again ({preset}: {d.grow})")
+    p.add_argument(
+        "--blend",
+        type=NON_NEGATIVE,
+        help=f"blur sigma (pixels) of the mask the fill is blended in through; 0 pastes ({preset}: {d.blend})",
+    )
 
 
 def runtime_arguments(p: argparse.ArgumentParser, batch: int, seed: bool = True) -> None:

@@ -40,6 +40,9 @@ def cmd_sweep(args: argparse.Namespace) -> None:
         sweet_spots=int_list(args.sweet_spots) if args.sweet_spots else [],
         temperature=args.temperature,
         confidence=args.confidence,
+        refine_steps=args.refine_steps,
+        grow=args.grow,
+        blend=args.blend,
         seed=args.seed,
         batch_size=args.batch_size,
         limit=args.limit,
@@ -101,6 +104,11 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--confidence", default=d.confidence, choices=CONFIDENCE_RULES, help=f"confidence rule (default {d.confidence})"
     )
+    p.add_argument(
+        "--refine-steps", type=INDEX, default=d.refine_steps, help=f"refinement passes (default {d.refine_steps})"
+    )
+    p.add_argument("--grow", type=INDEX, default=d.grow, help=f"rings of tokens grown around holes (default {d.grow})")
+    p.add_argument("--blend", type=NON_NEGATIVE, default=d.blend, help=f"blend blur sigma, pixels (default {d.blend})")
     masks = field_default(SweepConfig, "masks")
     p.add_argument("--masks", default=masks, choices=list(BENCHMARKS), help=f"benchmark masks (default {masks})")
     fill_argument(p)

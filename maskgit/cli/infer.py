@@ -16,6 +16,7 @@ from maskgit.cli.common import (
     NON_NEGATIVE,
     decode_config,
     decoding_arguments,
+    editing_arguments,
     fill_argument,
     load_model,
     resolve_model,
@@ -213,6 +214,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     fill_argument(p)
     strict_argument(p)
     decoding_arguments(p, "inpaint")
+    editing_arguments(p, "inpaint")
     runtime_arguments(p, field_default(InpaintingSet, "batch_size"))
     p.set_defaults(run=cmd_inpaint)
 

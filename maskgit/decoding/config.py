@@ -34,6 +34,14 @@ class DecodeConfig:
         code, confidence = p(chosen) + temperature * g(chosen) (the seeds' rule).
     cfg_scale: classifier-free guidance for class-conditional models; logits = u + cfg_scale * (c - u),
         so 1.0 is plain conditional decoding.
+    refine_steps: after the T steps, this many passes that mask again the quarter of the decoded tokens
+        decoded with the lowest confidence and decode them in one step, seeing all the others (0: none).
+    Inpainting only (generation has no known pixels):
+    grow: the unknown tokens grown by this many rings of neighbours, which are decoded again too (the official
+        MaskGIT editing recipe grows its token mask; 0: only tokens with missing pixels).
+    blend: the decoded image blended in through the pixel mask blurred by a Gaussian of this sigma (pixels),
+        so known pixels next to a hole shade into the fill (missing pixels are always the decoder's);
+        0 pastes the decoded pixels into the holes.
     """
 
     total_steps: int = 4
@@ -42,6 +50,9 @@ class DecodeConfig:
     choice_temperature: float = 4.5
     confidence: ConfidenceRule = "greedy"
     cfg_scale: float = 1.0
+    refine_steps: int = 0
+    grow: int = 0
+    blend: float = 0.0
 
     def __post_init__(self) -> None:
         renamed = RENAMED_RULES.get(self.confidence) if isinstance(self.confidence, str) else None
@@ -54,6 +65,8 @@ class DecodeConfig:
             f"sweet_spot must be between 1 and total_steps ({self.total_steps}), got {self.sweet_spot}",
         )
         check_schedule(self.schedule)
+        for name in ("refine_steps", "grow", "blend"):
+            require(getattr(self, name) >= 0, f"{name} must be at least 0, got {getattr(self, name)}")
         require(self.choice_temperature >= 0, f"choice_temperature must be >= 0, got {self.choice_temperature}")
         require(
             self.confidence in CONFIDENCE_RULES,

@@ -23,6 +23,7 @@ from torch import Tensor
 
 from maskgit.batching import in_micro_batches
 from maskgit.decoding.config import DecodeConfig
+from maskgit.decoding.token_mask import grow_token_mask
 from maskgit.errors import InputError
 from maskgit.masking.mvtm import mask_lowest
 from maskgit.masking.schedules import gamma
@@ -30,6 +31,7 @@ from maskgit.precision import autocast_dtype
 from maskgit.transformer.model import BidirectionalTransformer
 
 KNOWN_CONFIDENCE = math.inf  # confidence of known or already decoded tokens: they always stay unmasked
+REFINE_SHARE = 0.25  # each refinement pass (DecodeConfig.refine_steps) decodes again this share of the unknown tokens
 
 Generators = torch.Generator | Sequence[torch.Generator] | None
 
@@ -217,7 +219,7 @@ def decode_tokens(
     if not isinstance(generator, (torch.Generator, type(None))) and len(generator) != tokens.shape[0]:
         raise InputError(f"got {len(generator)} generators for a batch of {tokens.shape[0]} images: give one per image")
     mask_id = transformer.config.mask_token_id
-    token_mask = token_mask.bool()
+    token_mask = grow_token_mask(token_mask.bool(), config.grow)
     initial = token_mask.sum(dim=1)  # (B,) N0 per image
     current = tokens.masked_fill(token_mask, mask_id)  # (B, N)
     transformer.check_values(current, class_ids, hint)  # once, not every step
@@ -231,12 +233,26 @@ def decode_tokens(
         return guided_logits(transformer, inputs, classes, config.cfg_scale, at, hints)
 
     trace: list[DecodeStep] = []
+    decoded_confidence = torch.full(token_mask.shape, KNOWN_CONFIDENCE, device=tokens.device)  # (B, N)
     with autocast:
         for step in range(config.steps_to_run):
             logits = in_micro_batches(predict, current, class_ids, token_mask, hint, size=micro_batch)  # (M, K)
             decided = decoding_step(logits, current, token_mask, initial, step=step, config=config, generator=generator)
+            fixed = token_mask & ~decided.token_mask  # decoded for good at this step
+            decoded_confidence = torch.where(fixed, decided.confidence, decoded_confidence)
             predicted, token_mask = decided.predicted, decided.token_mask
             current = predicted.masked_fill(token_mask, mask_id)
             if return_trace:
                 trace.append(DecodeStep(token_mask.cpu(), predicted.cpu(), decided.confidence.cpu()))
+        if config.steps_to_run == config.total_steps:
+            for _ in range(config.refine_steps):
+                again = mask_lowest(decoded_confidence, torch.ceil(initial * REFINE_SHARE).long())  # least confident
+                current = predicted.masked_fill(again, mask_id)
+                logits = in_micro_batches(predict, current, class_ids, again, hint, size=micro_batch)
+                last = config.total_steps - 1  # decodes every masked token
+                decided = decoding_step(logits, current, again, initial, step=last, config=config, generator=generator)
+                decoded_confidence = torch.where(again, decided.confidence, decoded_confidence)
+                predicted = decided.predicted
+                if return_trace:  # the last step's entry holds the refined result
+                    trace[-1] = DecodeStep(token_mask.cpu(), predicted.cpu(), decided.confidence.cpu())
     return DecodeResult(tokens=predicted, token_mask=token_mask, trace=trace)

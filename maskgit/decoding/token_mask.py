@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor
@@ -78,6 +80,36 @@ def fill_depth(pixel_mask: Tensor, grid_size: int, levels: int) -> Tensor:
     return depth.flatten(1)
 
 
-def composite(decoded: Tensor, images: Tensor, pixel_mask: Tensor) -> Tensor:
-    """Known pixels from `images`, missing ones from `decoded`. All (B, C, H, W); mask (B, 1, H, W)."""
-    return decoded.where(pixel_mask, images)
+def grow_token_mask(token_mask: Tensor, rings: int) -> Tensor:
+    """(B, N) bool token mask, N = g * g, grown by `rings` rings of neighbours (8-connected) on the token grid."""
+    if rings == 0:
+        return token_mask
+    grid = math.isqrt(token_mask.shape[1])
+    if grid * grid != token_mask.shape[1]:
+        raise InputError(f"a token mask of {token_mask.shape[1]} tokens is no square grid to grow on")
+    grown = F.max_pool2d(token_mask.view(-1, 1, grid, grid).float(), 2 * rings + 1, stride=1, padding=rings)
+    return grown.flatten(1) > 0
+
+
+def blurred(pixel_mask: Tensor, sigma: float) -> Tensor:
+    """(B, 1, H, W) float in [0, 1]: 1 at missing pixels, falling off with a Gaussian of `sigma` pixels outside."""
+    mask = pixel_mask.float()
+    if sigma == 0:
+        return mask
+    radius = max(1, math.ceil(3 * sigma))
+    x = torch.arange(-radius, radius + 1, dtype=torch.float32, device=mask.device)
+    kernel = torch.exp(-(x**2) / (2 * sigma**2))
+    kernel = kernel / kernel.sum()
+    soft = F.pad(mask, (radius, radius, radius, radius), mode="replicate")
+    soft = F.conv2d(soft, kernel.view(1, 1, 1, -1))  # along W
+    soft = F.conv2d(soft, kernel.view(1, 1, -1, 1))  # along H
+    return torch.maximum(mask, soft)
+
+
+def composite(decoded: Tensor, images: Tensor, pixel_mask: Tensor, blend: float = 0.0) -> Tensor:
+    """Known pixels from `images`, missing ones from `decoded`; with blend > 0 (a blur sigma in pixels), known
+    pixels near a hole mix in the decoded ones (blurred). All (B, C, H, W); mask (B, 1, H, W) bool."""
+    if blend == 0:
+        return decoded.where(pixel_mask, images)
+    weight = blurred(pixel_mask, blend).to(decoded.dtype)  # (B, 1, H, W)
+    return weight * decoded + (1 - weight) * images

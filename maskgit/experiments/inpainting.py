@@ -143,7 +143,7 @@ class InpaintingSet:
             x, missing = self._batch(start, stop)
             for s in spots:
                 step = result.trace[s - 1]
-                composited, recon = self.model.render(step.predicted, x, missing)
+                composited, recon = self.model.render(step.predicted, x, missing, blend=run.blend)
                 out[s]["images"].append(to_uint8(composited.cpu()))
                 out[s]["recon"].append(to_uint8(recon.cpu()))
                 out[s]["remaining"].append((step.token_mask.sum(dim=1) / initial).numpy())

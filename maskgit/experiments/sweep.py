@@ -43,6 +43,9 @@ class SweepConfig:
     step_pairs: list[tuple[int, int]] = field(default_factory=list)
     temperature: float = DecodeConfig().choice_temperature
     confidence: str = DecodeConfig().confidence
+    refine_steps: int = DecodeConfig().refine_steps
+    grow: int = DecodeConfig().grow
+    blend: float = DecodeConfig().blend
     seed: int = 0
     batch_size: int = 64
     limit: int = 0  # use the first `limit` images only (0: all)
@@ -73,8 +76,20 @@ class SweepConfig:
 
     def identity(self) -> dict[str, object]:
         """What a resumed sweep must share with the one on disk (cells may be added)."""
-        keep = ("data", "masks", "fill", "temperature", "confidence", "seed", "limit")
+        keep = ("data", "masks", "fill", "temperature", "confidence", "seed", "limit", "refine_steps", "grow", "blend")
         return {k: v for k, v in asdict(self).items() if k in keep}
+
+    def decode_config(self, total_steps: int, schedule: str = DecodeConfig().schedule) -> DecodeConfig:
+        """The decoding settings of the cells with T = total_steps and this schedule."""
+        return DecodeConfig(
+            total_steps=total_steps,
+            schedule=schedule,
+            choice_temperature=self.temperature,
+            confidence=self.confidence,  # type: ignore[arg-type]
+            refine_steps=self.refine_steps,
+            grow=self.grow,
+            blend=self.blend,
+        )
 
     def cells(self) -> list[tuple[str, int, int]]:
         """(schedule, T, S) for every combination; T = 1 is the same for every schedule and runs once."""
@@ -128,7 +143,8 @@ class Sweep:
         settings = self.folder.settings
         if settings.is_file():
             saved = json.loads(settings.read_text()).get("identity", {})
-            changed = [k for k in self.identity if saved.get(k) != self.identity[k]]
+            defaults = SweepConfig(model="").identity()  # a setting added since the folder was written: its default
+            changed = [k for k in self.identity if saved.get(k, defaults.get(k)) != self.identity[k]]
             if changed:
                 raise InputError(
                     f"{self.out} holds a sweep with other {', '.join(changed)}: choose a new --out "
@@ -200,9 +216,7 @@ class Sweep:
         if "raw" in todo_baselines:
             runs.setdefault(raw_cell, []).append(max(c.steps))
         for n, ((schedule, t), spots) in enumerate(sorted(runs.items(), key=lambda kv: kv[0][1]), 1):
-            config = DecodeConfig(
-                total_steps=t, schedule=schedule, choice_temperature=c.temperature, confidence=c.confidence
-            )  # type: ignore[arg-type]
+            config = c.decode_config(t, schedule)
             label = f"[{n}/{len(runs)}] {schedule} T={t}" if self.progress else False
             t0 = time.perf_counter()
             result = images.decode(
@@ -251,7 +265,7 @@ class Sweep:
         c = self.config
         t0 = time.perf_counter()
         if key == "one-step":
-            config = DecodeConfig(total_steps=1, choice_temperature=c.temperature, confidence=c.confidence)  # type: ignore[arg-type]
+            config = c.decode_config(1)
             output = images.decode(
                 config, seed=c.seed, precision=self.precision, progress="one-step decoding" if self.progress else False
             )
