@@ -142,7 +142,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         description="schedules: seed 000's table (FID per mask schedule at the reports' T and sweet spots, "
         "with the lab's decoding rule and maskgit's); fid-vs-iterations: seed 002's figure (FID against the "
         "iterations run); loss-variants: seed 002's comparison (two transformers trained alike except the loss "
-        "on all tokens or masked tokens only, CPU-sized without a GPU). Each cell is decoded with --seeds "
+        "on all tokens or masked tokens only, CPU-sized without a GPU); editing: the inpainting options grow, blend "
+        "and refine_steps against the default rule (--masks strokes or large). Each cell is decoded with --seeds "
         "decoding seeds: mean, std and every seed's FID. Writes results.csv, results.md, figure.png and "
         "report.html; resumable (finished cells and trained models are reused).",
     )
