@@ -249,3 +249,31 @@ def test_the_inpaint_command_writes_the_same_pixels_as_maskgit_inpaint(tiny_mode
     np.testing.assert_array_equal(written, to_uint8(api.images))
     assert json.loads((tmp_path / "out" / "manifest.json").read_text())["fill"] == fill
     assert (written[masks[:5]] != images[:5][masks[:5]]).any()  # the holes were really filled, not copied
+
+
+class PixelFeatures:
+    """A stand-in for the Inception network: 2048 features from the pixels (fast; same interface)."""
+
+    fingerprint = "pixels"
+
+    def __call__(self, images, progress=False):
+        flat = images.reshape(len(images), -1).astype(np.float64) / 255.0
+        return np.resize(flat, (len(images), 2048)) + np.arange(2048) * 1e-6
+
+
+def test_generation_scores_give_precision_recall_and_the_asked_classs_fid(tmp_path, monkeypatch):
+    from maskgit.cli.evaluate import score_samples
+    from tests.test_data import write_idx
+
+    monkeypatch.setenv("MASKGIT_HOME", str(tmp_path / "home"))
+    monkeypatch.setattr("maskgit.data.fashion_mnist.VAL_IMAGES", 4)
+    monkeypatch.setattr("maskgit.evaluation.inception.InceptionFeatures", lambda device: PixelFeatures())
+    rng = np.random.default_rng(0)
+    for prefix, count in (("train", 44), ("t10k", 40)):
+        write_idx(tmp_path / f"{prefix}-images-idx3-ubyte.gz", rng.integers(0, 256, (count, 28, 28)))
+        write_idx(tmp_path / f"{prefix}-labels-idx1-ubyte.gz", np.arange(count) % 10)
+    samples = rng.integers(0, 256, (12, 28, 28, 1), dtype=np.uint8)
+    scores = score_samples(samples, f"fashion-mnist:{tmp_path}", "cpu", class_id=3)
+    assert 0 <= scores["precision"] <= 1 and 0 <= scores["recall"] <= 1
+    assert scores["class_fid"] != scores["fid"]  # against the 4 test images of class 3 alone
+    assert {"fid", "kid", "near_duplicates", "class_kid"} <= set(scores)

@@ -116,3 +116,21 @@ def test_a_folder_with_fewer_than_two_images_is_a_one_line_error(tmp_path, capsy
     assert main(["fid", str(tmp_path / "one"), str(tmp_path / "three")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "at least 2" in err[0]
+
+
+def test_precision_and_recall_tell_apart_fidelity_and_coverage():
+    from maskgit.evaluation.generation import precision_recall
+
+    rng = np.random.default_rng(0)
+    real = rng.normal(size=(200, 8))
+    assert precision_recall(real, real.copy()) == (1.0, 1.0)
+    same_kind = rng.normal(size=(200, 8))
+    precision, recall = precision_recall(real, same_kind)
+    assert precision > 0.7 and recall > 0.7  # another draw of the same distribution
+    collapsed = real[:1] + rng.normal(scale=1e-3, size=(50, 8))  # every sample near one real image
+    precision, recall = precision_recall(real, collapsed)
+    assert precision == 1.0 and recall < 0.1  # faithful but no coverage
+    far = rng.normal(loc=50.0, size=(200, 8))
+    assert precision_recall(real, far)[0] == 0.0  # nothing looks real
+    with pytest.raises(InputError, match="more than 3"):
+        precision_recall(real, far[:3])

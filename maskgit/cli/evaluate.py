@@ -16,28 +16,41 @@ from maskgit.errors import InputError
 from maskgit.evaluation.inception import InceptionFeatures
 
 
-def score_samples(images: np.ndarray, data: str, device: str | None) -> None:
-    """Print FID/KID against `data`'s test split and the share of near-duplicates of its training split."""
+def score_samples(images: np.ndarray, data: str, device: str | None, class_id: int | None = None) -> dict:
+    """Print (and return) FID/KID against `data`'s test split, precision and recall, the share of near-duplicates
+    of its training split, and with `class_id` also FID/KID against that class's test images alone."""
     from maskgit.data.registry import load_images
     from maskgit.evaluation.fid import cached_features, score_features
-    from maskgit.evaluation.generation import NEAR_DUPLICATE_L1, near_duplicate_share
+    from maskgit.evaluation.generation import NEAR_DUPLICATE_L1, near_duplicate_share, precision_recall
     from maskgit.evaluation.inception import InceptionFeatures
 
     size, channels = images.shape[1], images.shape[3]
-    test = load_images(data, "test", size, channels).images
+    test = load_images(data, "test", size, channels)
     train = load_images(data, "train", size, channels).images
     if len(images) < 2:
         raise InputError("--score needs at least 2 samples: raise --count")
     extractor = InceptionFeatures(device=pick_device(device))
-    reference = cached_features(test, extractor, progress="Inception: test split")
-    scores = score_features(extractor(images, progress="Inception: samples"), reference).as_dict()
+    reference = cached_features(test.images, extractor, progress="Inception: test split")
+    samples = extractor(images, progress="Inception: samples")
+    scores = score_features(samples, reference).as_dict()
+    scores["precision"], scores["recall"] = precision_recall(reference, samples)
     scores["near_duplicates"] = near_duplicate_share(images, train)
     print(
         f"FID {scores['fid']:.2f} against {len(test)} {data} test images, KID {scores['kid']:.4f}; "
+        f"precision {scores['precision']:.3f}, recall {scores['recall']:.3f}; "
         f"{scores['near_duplicates']:.1%} of samples nearly duplicate a training image "
         f"(mean |difference| < {NEAR_DUPLICATE_L1})"
     )
+    if class_id is not None and test.labels is not None:
+        of_class = test.labels == class_id
+        if of_class.sum() < 2:
+            raise InputError(f"{data}'s test split holds fewer than 2 images of class {class_id}: no class FID")
+        name = test.class_names[class_id] if test.class_names else str(class_id)
+        per_class = score_features(samples, reference[of_class]).as_dict()
+        scores["class_fid"], scores["class_kid"] = per_class["fid"], per_class["kid"]
+        print(f"class {class_id} ({name}): FID {per_class['fid']:.2f} against its {int(of_class.sum())} test images")
     print(json.dumps({"data": data, **scores}))
+    return scores
 
 
 def manifest_outputs(folder: Path) -> list[str] | None:

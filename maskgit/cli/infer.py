@@ -189,7 +189,7 @@ def cmd_generate(args: argparse.Namespace) -> None:
     if args.score:
         from maskgit.cli.evaluate import score_samples
 
-        score_samples(images, args.score, args.device)
+        score_samples(images, args.score, args.device, class_id=args.class_id)
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
