@@ -335,3 +335,23 @@ def test_decoding_gives_the_same_tokens_as_before_it_was_made_faster(rule):
     config = DecodeConfig(total_steps=4, confidence=rule, choice_temperature=2.0)
     result = decode_tokens(model, tokens, mask, config, generator=per_image_generators(range(4)))
     assert result.tokens.tolist() == DECODED_BEFORE_ISSUE_12[rule]
+
+
+def test_halton_order_fixes_tokens_in_a_fixed_spread_out_order(tiny_model):
+    from maskgit.decoding.halton import halton_rank
+
+    rank = torch.tensor(halton_rank(4))
+    assert sorted(rank.tolist()) == list(range(16))  # every position once
+    first_four = (rank < 4).view(4, 4)
+    assert first_four.any(dim=0).sum() >= 3 and first_four.any(dim=1).sum() >= 3  # spread over rows and columns
+    tokens, token_mask = torch.zeros(2, 16, dtype=torch.int64), torch.ones(2, 16, dtype=torch.bool)
+    token_mask[1, :8] = False  # the second image knows its first half
+    config = DecodeConfig(total_steps=4, schedule="linear", order="halton", confidence="sampled")
+    trace = decode_tokens(tiny_model.transformer, tokens, token_mask, config, return_trace=True).trace
+    for b in range(2):
+        unknown = token_mask[b].nonzero().squeeze(1)
+        fixed = unknown[~trace[0].token_mask[b, unknown]]  # what the first step fixed
+        still = unknown[trace[0].token_mask[b, unknown]]
+        assert rank[fixed].max() < rank[still].min()  # the earliest in the Halton order, whatever the logits
+    with pytest.raises(ConfigError, match="order must be one of"):
+        DecodeConfig(order="raster")

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import torch
 
-from maskgit.decoding.config import CONFIDENCE_RULES, DECODE_PRESETS, DecodeConfig
+from maskgit.decoding.config import CONFIDENCE_RULES, DECODE_PRESETS, TOKEN_ORDERS, DecodeConfig
 from maskgit.errors import InputError
 
 
@@ -95,6 +95,7 @@ def decode_config(args: argparse.Namespace) -> DecodeConfig:
         "choice_temperature": args.temperature,
         "confidence": args.confidence,
         "cfg_scale": getattr(args, "cfg_scale", None),
+        "order": args.order,
         "refine_steps": args.refine_steps,
         "grow": getattr(args, "grow", None),
         "blend": getattr(args, "blend", None),
@@ -116,6 +117,11 @@ def decoding_arguments(p: argparse.ArgumentParser, preset: str) -> None:
     p.add_argument("--sweet-spot", type=COUNT, default=None, help="stop after S <= T steps (default T)")
     p.add_argument("--temperature", type=NON_NEGATIVE, help=f"choice temperature t0 ({preset}: {d.choice_temperature})")
     p.add_argument("--confidence", choices=CONFIDENCE_RULES, help=f"confidence rule, README ({preset}: {d.confidence})")
+    p.add_argument(
+        "--order",
+        choices=TOKEN_ORDERS,
+        help=f"which tokens a step fixes: the most confident, or the next in a Halton order ({preset}: {d.order})",
+    )
     p.add_argument(
         "--refine-steps",
         type=INDEX,

@@ -15,6 +15,8 @@ from maskgit.masking.schedules import check_schedule
 
 ConfidenceRule = Literal["greedy", "sampled", "noisy-probs"]
 CONFIDENCE_RULES = ("greedy", "sampled", "noisy-probs")  # named by what they do (README: Confidence)
+TokenOrder = Literal["confidence", "halton"]
+TOKEN_ORDERS = ("confidence", "halton")
 RENAMED_RULES = {"seed": "noisy-probs", "official": "sampled"}  # earlier names, for a helpful error
 
 
@@ -34,6 +36,9 @@ class DecodeConfig:
         code, confidence = p(chosen) + temperature * g(chosen) (the seeds' rule).
     cfg_scale: classifier-free guidance for class-conditional models; logits = u + cfg_scale * (c - u),
         so 1.0 is plain conditional decoding.
+    order: which masked tokens a step fixes: "confidence" (the most confident, MaskGIT's rule) or "halton" (the
+        earliest in a fixed low-discrepancy order over the grid, Halton-MaskGIT's; maskgit.decoding.halton). The
+        confidence rule still chooses each token's id.
     refine_steps: after the T steps, this many passes that mask again the quarter of the decoded tokens
         decoded with the lowest confidence and decode them in one step, seeing all the others (0: none).
     Inpainting only (generation has no known pixels):
@@ -50,6 +55,7 @@ class DecodeConfig:
     choice_temperature: float = 4.5
     confidence: ConfidenceRule = "greedy"
     cfg_scale: float = 1.0
+    order: TokenOrder = "confidence"
     refine_steps: int = 0
     grow: int = 0
     blend: float = 0.0
@@ -65,6 +71,7 @@ class DecodeConfig:
             f"sweet_spot must be between 1 and total_steps ({self.total_steps}), got {self.sweet_spot}",
         )
         check_schedule(self.schedule)
+        require(self.order in TOKEN_ORDERS, f"order must be one of {', '.join(TOKEN_ORDERS)}, got {self.order!r}")
         for name in ("refine_steps", "grow", "blend"):
             require(getattr(self, name) >= 0, f"{name} must be at least 0, got {getattr(self, name)}")
         require(self.choice_temperature >= 0, f"choice_temperature must be >= 0, got {self.choice_temperature}")

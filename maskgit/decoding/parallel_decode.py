@@ -23,6 +23,7 @@ from torch import Tensor
 
 from maskgit.batching import in_micro_batches
 from maskgit.decoding.config import DecodeConfig
+from maskgit.decoding.halton import halton_priority
 from maskgit.decoding.token_mask import grow_token_mask
 from maskgit.errors import InputError
 from maskgit.masking.mvtm import mask_lowest
@@ -155,7 +156,8 @@ def decoding_step(
         a full prediction), the ids so far `predicted` (B, N) (any value where masked), token_mask (B, N) bool
         (True: still masked), and each image's N0 = initial (B,).
     Chooses: a token and a confidence for every masked position (choose_tokens, at the annealed
-        temperature t0 * (1 - step / T)); known and already decoded tokens have confidence +inf.
+        temperature t0 * (1 - step / T); with order "halton" the confidence is the position's place in the
+        Halton order); known and already decoded tokens have confidence +inf.
     Re-masks: the masked_count_after_step lowest-confidence tokens of each image (mask_lowest).
     Returns the step's DecodeStep (on the logits' device): the new token mask, the ids (this step's
     choice wherever a token was masked before it) and the confidences.
@@ -163,6 +165,8 @@ def decoding_step(
     masked_now = token_mask.sum(dim=1)  # (B,)
     temperature = config.choice_temperature * (1 - step / config.total_steps)
     chosen, chosen_confidence = choose_tokens(logits, temperature, config.confidence, masked_now, generator)
+    if config.order == "halton":  # fix tokens in the fixed order instead of by confidence
+        chosen_confidence = halton_priority(token_mask.shape[1], token_mask.device).expand_as(token_mask)[token_mask]
     predicted = predicted.masked_scatter(token_mask, chosen)  # (B, N), no mask id left
     confidence = torch.full(token_mask.shape, KNOWN_CONFIDENCE, device=token_mask.device)
     confidence = confidence.masked_scatter(token_mask, chosen_confidence.float())
