@@ -5,10 +5,11 @@
 #   mix       + hole-shaped masks (mask_mix), each hole row filled and tokenized as inpainting sees it
 #   hint      + the fill hint (model.fill_hint: the filled image's token and its depth in the hole)
 #   codebook  + targets that know the codebook (codebook_smoothing 0.1, embedding_from_codebook)
-# Each arm runs STEPS_<arm> steps (set them from each arm's images/s so that all get MINUTES); every arm is
-# resumable (rerun the script). Then each model is scored on the first 300 test images of both benchmarks
-# with 3 decoding seeds (the default rule), and the table printed (mean and spread over seeds).
-#   usage: STEPS_uniform=N STEPS_mix=N STEPS_hint=N STEPS_codebook=N scripts/ablate-recipe.sh [OUT]
+# Each arm trains for MINUTES (default 20) of this machine's time (`minutes`: the steps that fit, sized from the
+# speed of its first steps, so an arm whose steps cost more runs fewer); every arm is resumable (rerun the
+# script). Then each model is scored on the first 300 test images of both benchmarks with 3 decoding seeds
+# (the default rule), and the table printed (mean and spread over seeds).
+#   usage: [MINUTES=20] scripts/ablate-recipe.sh [OUT]
 set -euo pipefail
 OUT=${1:-runs/ablate-recipe}
 MIX="mask_mix={uniform: 0.4, strokes: 0.2, large: 0.2, boxes: 0.1, outpaint: 0.1}"
@@ -18,14 +19,14 @@ declare -A SETS=(
   [hint]="--set \"$MIX\" --set model.fill_hint=true"
   [codebook]="--set \"$MIX\" --set model.fill_hint=true --set codebook_smoothing=0.1 --set embedding_from_codebook=true"
 )
+MINUTES=${MINUTES:-20}
 for arm in uniform mix hint codebook; do
-  steps_var="STEPS_$arm"
   run="$OUT/$arm"
   resume=""
   [ -d "$run/checkpoints" ] && resume="--resume"
   [ -f "$run/model.safetensors" ] && continue
   eval maskgit train --config configs/transformer-emoji-4styles.yaml --set out_dir="$run" \
-      --set max_steps="${!steps_var}" "${SETS[$arm]}" $resume
+      --set minutes="$MINUTES" "${SETS[$arm]}" $resume
 done
 for arm in uniform mix hint codebook; do
   for masks in strokes large; do

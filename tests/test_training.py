@@ -17,6 +17,7 @@ import torch
 from maskgit import MaskGIT
 from maskgit.errors import TrainingError
 from maskgit.training.config import TransformerTrainConfig, load_train_config
+from maskgit.training.loop import PROBE
 from maskgit.training.transformer_trainer import TransformerTrainer
 
 TESTS = Path(__file__).resolve().parent
@@ -227,3 +228,20 @@ def test_a_run_can_start_from_another_runs_transformer_and_export_half_precision
             ),
             progress=False,
         )
+
+
+def test_a_time_budget_sizes_the_run_from_its_first_steps_and_resumes_at_the_same_length(setup):
+    # 6 steps an epoch, 10 epochs: 60 steps, unless a budget says fewer
+    probe_end = PROBE[1]
+    trainer = train(setup, epochs=10, minutes=1e-6, warmup_steps=0, checkpoint_every=5)
+    assert trainer.budget_steps == probe_end == trainer.step == trainer.total_steps  # sized after the probe
+    schedule = trainer.scheduler.lr_lambdas[0]
+    assert schedule(probe_end) == pytest.approx(trainer.config.min_lr_ratio)  # the cosine now ends with the run
+    resumed = train(setup, epochs=10, minutes=1e-6, warmup_steps=0, checkpoint_every=5, resume=True)
+    assert resumed.total_steps == probe_end and resumed.step == probe_end  # the saved size, not a new probe
+    sized = TransformerTrainer(
+        load_train_config(TransformerTrainConfig, None, overrides(setup, out="b", epochs=10, minutes=1.0)),
+        progress=False,
+    )
+    sized.fit_budget(seconds_per_step=2.0)  # 60 s / 2 s: 30 of the 60 steps
+    assert sized.total_steps == 30 and sized.scheduler.lr_lambdas[0](30) == pytest.approx(0.1)

@@ -32,6 +32,7 @@ class LoopConfig:
     out_dir: str = "runs/run"
     epochs: int = 10
     max_steps: int = 0  # stop after this many optimizer steps (0: run all epochs)
+    minutes: float = 0.0  # a time budget: the steps that fit, from the speed of the first steps (0: none)
     batch_size: int = 32  # per process and micro-step; global batch = batch_size * processes * grad_accum
     grad_accum: int = 1
     lr: float = 3e-4
@@ -71,7 +72,7 @@ class LoopConfig:
         require(self.lr > 0, f"lr must be above 0, got {self.lr}")
         require(0.0 <= self.min_lr_ratio <= 1.0, f"min_lr_ratio must be in [0, 1], got {self.min_lr_ratio}")
         require(all(0.0 <= b < 1.0 for b in self.betas), f"betas must be in [0, 1), got {list(self.betas)}")
-        for name in ("max_steps", "warmup_steps", "weight_decay", "grad_clip"):
+        for name in ("max_steps", "minutes", "warmup_steps", "weight_decay", "grad_clip"):
             require(getattr(self, name) >= 0, f"{name} must be at least 0, got {getattr(self, name)}")
         require(self.log_every >= 1, f"log_every must be at least 1, got {self.log_every}")
 

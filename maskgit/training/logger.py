@@ -47,6 +47,12 @@ class MetricLogger:
         if self.bar is not None and prefix == "train":
             self.bar.set_postfix({k: f"{v:.4g}" for k, v in metrics.items() if isinstance(v, float)}, refresh=False)
 
+    def resize(self, total_steps: int) -> None:
+        """The run's length changed (a `minutes` budget was sized): the progress bar's total follows."""
+        if self.bar is not None:
+            self.bar.total = total_steps
+            self.bar.refresh()
+
     def advance(self, steps: int = 1) -> None:
         if self.bar is not None:
             self.bar.update(steps)

@@ -37,6 +37,9 @@ RESUMABLE_CHANGES = (
     "device",  # a run may move between a GPU and the CPU
 )
 MAX_SKIPPED_STEPS = 20  # consecutive non-finite steps before training gives up
+# A `minutes` budget is sized from the speed of a run's first steps: steps PROBE[0] .. PROBE[1] after it starts
+# (the first ones warm up caches and allocators). The step count it gives is kept in every checkpoint.
+PROBE = (5, 25)
 
 
 class TrainLoop:
@@ -154,6 +157,12 @@ class TrainLoop:
         self.total_steps = c.epochs * self.steps_per_epoch
         if c.max_steps:
             self.total_steps = min(self.total_steps, c.max_steps)
+        self.budget_steps: int | None = None  # the steps a `minutes` budget allows, once measured
+
+    def fit_budget(self, seconds_per_step: float) -> None:
+        """Size the run to its `minutes` budget (never below the steps already run); the LR schedule follows."""
+        self.budget_steps = max(self.step, round(self.config.minutes * 60 / seconds_per_step))
+        self.total_steps = min(self.total_steps, self.budget_steps)
 
     def begin(self, resume: bool) -> None:
         """Resume the run in out_dir, or check that out_dir holds none; then record the config."""
@@ -180,7 +189,7 @@ class TrainLoop:
     def fit(self) -> Path:
         c = self.config
         logger = MetricLogger(self.out_dir, self.runtime.is_main, self.total_steps, self.step, self.progress)
-        skipped_in_a_row = 0
+        skipped_in_a_row, started_at, probe = 0, self.step, 0.0
         try:
             while self.epoch < c.epochs and self.step < self.total_steps:
                 order = self.epoch_order(self.epoch)
@@ -193,6 +202,14 @@ class TrainLoop:
                         raise TrainingError(f"{MAX_SKIPPED_STEPS} steps in a row had non-finite losses: lower lr")
                     self.step += 1
                     self.position += 1
+                    if c.minutes and self.budget_steps is None:
+                        if self.step - started_at == PROBE[0]:
+                            probe = time.perf_counter()
+                        elif self.step - started_at == PROBE[1]:
+                            seconds = (time.perf_counter() - probe) / (PROBE[1] - PROBE[0])
+                            self.fit_budget(self.runtime.mean(seconds))  # every process: the same steps
+                            logger.resize(self.total_steps)
+                            logger.message(f"{c.minutes:g} minutes at this speed: {self.total_steps} steps")
                     images_done += c.batch_size * c.grad_accum * self.runtime.world_size
                     logger.advance()
                     if self.step % c.log_every == 0:
@@ -238,6 +255,7 @@ class TrainLoop:
                 "config": config_to_dict(self.config),
                 "fingerprint": self.fingerprint(),
                 "world_size": self.runtime.world_size,
+                "budget_steps": self.budget_steps,
             }
             states.save_state(self.out_dir, self.step, state, self.config.keep_last)
 
@@ -255,4 +273,7 @@ class TrainLoop:
             raise TrainingError(f"cannot resume {self.out_dir} with a different setup: {'; '.join(changed)}")
         self.load_model_state(saved)
         self.step, self.epoch, self.position = saved["step"], saved["epoch"], saved["position"]
+        if saved.get("budget_steps"):  # a `minutes` budget sized before: the same steps, the same LR schedule
+            self.budget_steps = saved["budget_steps"]
+            self.total_steps = min(self.total_steps, saved["budget_steps"])
         self.best_val = saved["best_val"]

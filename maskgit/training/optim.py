@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import math
+from collections.abc import Callable
 
 import torch
 from torch import nn
@@ -37,11 +38,12 @@ def warmup_cosine(step: int, warmup: int, total: int, min_ratio: float) -> float
     return min_ratio + (1 - min_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
 
 
-def lr_scheduler(optimizer: torch.optim.Optimizer, config: LoopConfig, total_steps: int):
+def lr_scheduler(optimizer: torch.optim.Optimizer, config: LoopConfig, total_steps: Callable[[], int]):
+    """The run's LR schedule; total_steps is asked at every step (a `minutes` budget sizes it after a few steps)."""
     if config.lr_schedule == "plateau":  # seed 002: factor 0.1, patience 2 evaluations, min 1e-6
         return torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, factor=0.1, patience=2, min_lr=1e-6)
     return torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda step: warmup_cosine(step, config.warmup_steps, total_steps, config.min_lr_ratio)
+        optimizer, lambda step: warmup_cosine(step, config.warmup_steps, total_steps(), config.min_lr_ratio)
     )
 
 

@@ -73,7 +73,7 @@ class TokenizerTrainer(TrainLoop):
         self.ema = ModelEMA(self.model, config.ema_decay) if config.ema_decay else None
         self.amp = autocast_dtype(config.precision, device)
         self.size_run(len(self.train_images))
-        self.scheduler = lr_scheduler(self.optimizer, config, self.total_steps)
+        self.scheduler = lr_scheduler(self.optimizer, config, lambda: self.total_steps)
         self.begin(resume)
 
     def _images(self, order: torch.Tensor, micro: int) -> torch.Tensor:

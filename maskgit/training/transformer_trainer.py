@@ -90,7 +90,7 @@ class TransformerTrainer(TrainLoop):
         self.amp = autocast_dtype(config.precision, device)
         self.tokens_per_image = model_config.num_tokens
         self.size_run(len(self.train_tokens))
-        self.scheduler = lr_scheduler(self.optimizer, config, self.total_steps)
+        self.scheduler = lr_scheduler(self.optimizer, config, lambda: self.total_steps)
         self.begin(resume)
 
     def _tokens(self, split: str, flip: bool, images: ImageSet | None = None) -> TokenSet:
