@@ -165,6 +165,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="fewer timed steps")
     parser.add_argument("--baseline", default=BASELINE, help=f"commit to compare with (default {BASELINE})")
+    parser.add_argument(
+        "--stages", default="stage2,stage1", help="comma-separated stages to time (default stage2,stage1)"
+    )
     parser.add_argument("--cell", nargs=4, metavar=("STAGE", "PRECISION", "WARMUP", "STEPS"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.cell:
@@ -175,13 +178,16 @@ def main() -> None:
     from maskgit.precision import autocast_dtype, cpu_has_fast_bf16
 
     timed = 3 if args.quick else 6
+    stages = [s.strip() for s in args.stages.split(",") if s.strip()]
+    if not stages or set(stages) - set(BATCH):
+        parser.error(f"--stages: choose from {', '.join(BATCH)}")
     rates = {"fp32": [matmul_rate(torch.float32)], "bf16": [matmul_rate(torch.bfloat16)]}
     results: dict[tuple[str, str, str], dict] = {}
     with tempfile.TemporaryDirectory() as tmp:
         old_root = baseline_tree(args.baseline, Path(tmp))
         codes = [("baseline", old_root), ("now", None)]
         for round_ in range(1 if args.quick else 2):
-            for stage in ("stage2", "stage1"):
+            for stage in stages:
                 for precision in ("bf16", "fp32"):
                     steps = timed if precision == "bf16" else max(2, timed // 2)
                     for code, root in codes if round_ % 2 == 0 else codes[::-1]:  # interleaved: drift hits both
@@ -196,11 +202,12 @@ def main() -> None:
     rate = {name: max(values) for name, values in rates.items()}
     auto = "bf16" if autocast_dtype("auto", torch.device("cpu")) == torch.bfloat16 else "fp32"
 
-    train_images = results[("stage2", "bf16", "now")]["train_images"]
-    flops = {
-        "stage2": stage2_flops(BATCH["stage2"], head_share=2 / math.pi),  # masked share of the cosine schedule
-        "stage1": stage1_flops(BATCH["stage1"]),
-    }
+    train_images = results[(stages[0], "bf16", "now")]["train_images"]
+    flops = {}
+    if "stage2" in stages:
+        flops["stage2"] = stage2_flops(BATCH["stage2"], head_share=2 / math.pi)  # masked share, cosine schedule
+    if "stage1" in stages:
+        flops["stage1"] = stage1_flops(BATCH["stage1"])
     print(
         f"train benchmark: {torch.get_num_threads()} threads, torch {torch.__version__}, "
         f"CPU capability {torch.backends.cpu.get_cpu_capability()}, native bf16: {cpu_has_fast_bf16()} "
@@ -211,9 +218,9 @@ def main() -> None:
         f"fp32 {rate['fp32'] / 1e9:.0f} GFLOP/s, bf16 {rate['bf16'] / 1e9:.0f} GFLOP/s"
     )
     print(
-        f"baseline {args.baseline}; stage 2: {flops['stage2'] / 1e9:.0f} GFLOP per step of {BATCH['stage2']}, "
-        f"stage 1: {flops['stage1'] / 1e9:.0f} GFLOP per step of {BATCH['stage1']} (all losses); "
-        f"an epoch is {train_images} images\n"
+        f"baseline {args.baseline}; "
+        + "; ".join(f"{k}: {v / 1e9:.0f} GFLOP per step of {BATCH[k]}" for k, v in flops.items())
+        + f" (stage 1: all losses); an epoch is {train_images} images\n"
     )
     print(
         f"{'stage':<8} {'precision':<9} {'code':<9} {'images/s':>9} {'GFLOP/s':>8} {'of matmul':>9} "
