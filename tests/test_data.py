@@ -31,11 +31,19 @@ def fake_emoji_tarball(
     (with base_entries=False, only those)."""
     more_entries, more_pngs = [dict(e, has_img_google=True) for e in entries], dict(pngs or {})
     entries = [
-        {"unified": "1F600", "image": "1f600.png", "category": "Smileys", "sort_order": 1, "has_img_google": True},
+        {
+            "unified": "1F600",
+            "image": "1f600.png",
+            "category": "Smileys",
+            "subcategory": "face-smiling",
+            "sort_order": 1,
+            "has_img_google": True,
+        },
         {
             "unified": "1F44D",
             "image": "1f44d.png",
             "category": "People",
+            "subcategory": "hand-fingers-closed",
             "sort_order": 2,
             "has_img_google": True,
             "skin_variations": {
@@ -43,7 +51,14 @@ def fake_emoji_tarball(
                 "1F3FF": {"unified": "1F44D-1F3FF", "image": "1f44d-1f3ff.png", "has_img_google": True},
             },
         },
-        {"unified": "1F436", "image": "1f436.png", "category": "Animals", "sort_order": 3, "has_img_google": True},
+        {
+            "unified": "1F436",
+            "image": "1f436.png",
+            "category": "Animals",
+            "subcategory": "animal-mammal",
+            "sort_order": 3,
+            "has_img_google": True,
+        },
     ]
     if extra:
         cat = {"unified": "1F431", "image": "1f431.png", "category": "Animals", "sort_order": 4, "has_img_google": True}
@@ -120,6 +135,30 @@ def test_every_emoji_style_keeps_notos_split_so_no_test_emoji_trains_in_any_styl
     assert load_images("emoji:twitter", "test").names == load_images("emoji", "test").names
     with pytest.raises(DataError, match="unknown emoji style 'apple'"):
         load_images("emoji:apple", "train")
+
+
+def test_subcategories_are_finer_classes_from_noto_for_the_same_emoji_in_every_style(tmp_path, monkeypatch):
+    monkeypatch.setenv("MASKGIT_HOME", str(tmp_path / "home"))
+    monkeypatch.setattr("maskgit.data.emoji.TEST_IMAGES", 1)
+    monkeypatch.setattr("maskgit.data.emoji.VAL_IMAGES", 1)
+    for style, extra in (("google", False), ("twitter", True)):
+        pngs = fake_emoji_tarball(tmp_path / f"{style}.tgz", style=style, extra=extra)
+        monkeypatch.setitem(STYLES, style, replace(STYLES[style], images=len(pngs), checksum=emoji_checksum(pngs)))
+    fetch_emoji(tarball=tmp_path / "google.tgz")
+    label_of = {}
+    for split in ("train", "val", "test"):
+        images = load_images("emoji", split, labels="subcategory")
+        assert images.class_names == ["animal-mammal", "face-smiling", "hand-fingers-closed"]
+        label_of |= {n: images.class_names[label] for n, label in zip(images.names, images.labels, strict=True)}
+    assert label_of["1f600.png"] == "face-smiling" and label_of["1f44d-1f3ff.png"] == "hand-fingers-closed"
+    assert load_images("emoji", "train").class_names == ["Animals", "People", "Smileys"]  # categories by default
+    fetch_emoji(tarball=tmp_path / "twitter.tgz", style="twitter")
+    with pytest.raises(DataError, match=r"1F431.*no subcategory"):  # the cat that only Twemoji draws
+        load_images("emoji:twitter", "train", labels="subcategory")
+    with pytest.raises(DataError, match="only emoji data has subcategories"):
+        load_images(f"folder:{tmp_path}", "train", labels="subcategory")
+    with pytest.raises(DataError, match="category or subcategory"):
+        load_images("emoji", "train", labels="kind")
 
 
 def test_notos_older_style_keeps_notos_split_by_code_points_and_each_image_once(tmp_path, monkeypatch):

@@ -15,6 +15,7 @@ import pytest
 import torch
 
 from maskgit import MaskGIT
+from maskgit.checkpoint import read_checkpoint
 from maskgit.errors import TrainingError
 from maskgit.training.config import TransformerTrainConfig, load_train_config
 from maskgit.training.loop import PROBE
@@ -201,6 +202,8 @@ def test_a_class_conditional_model_learns_from_the_dataset_labels(setup, monkeyp
     assert torch.all((classes == labels) | (classes == null)) and (classes == labels).sum() >= len(labels) // 2
     assert len(set(labels.tolist())) > 1
     model = MaskGIT.load(setup / "run" / "model.safetensors")
+    extra = read_checkpoint(setup / "run" / "model.safetensors")[0]["extra"]
+    assert extra["class_labels"] == "category" and len(extra["class_names"]) == 10  # what each class id means
     same_noise = [torch.Generator().manual_seed(0), torch.Generator().manual_seed(0)]
     samples = model.generate(2, class_ids=torch.tensor([3, 7]), generator=same_noise)
     assert samples.images.shape == (2, 3, 16, 16)
@@ -228,6 +231,17 @@ def test_a_run_can_start_from_another_runs_transformer_and_export_half_precision
             ),
             progress=False,
         )
+
+
+def test_subcategory_classes_are_for_emoji_data_and_keep_their_own_token_cache(setup):
+    from maskgit.errors import ConfigError, DataError
+    from maskgit.training.token_cache import cache_path
+
+    with pytest.raises(ConfigError, match="class_labels must be category or subcategory"):
+        load_train_config(TransformerTrainConfig, None, overrides(setup, class_labels="finest"))
+    with pytest.raises(DataError, match="only emoji data has subcategories"):
+        train(setup, class_conditional=True, class_labels="subcategory")
+    assert cache_path("emoji", "train", "h", True, "subcategory") != cache_path("emoji", "train", "h", True)
 
 
 def test_a_time_budget_sizes_the_run_from_its_first_steps_and_resumes_at_the_same_length(setup):

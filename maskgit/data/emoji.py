@@ -99,6 +99,7 @@ STYLES = {
     ),
 }
 SPLIT_STYLE = "google"  # Noto's split by base emoji holds in every style
+LABEL_KINDS = ("category", "subcategory")  # Noto 16's emoji.json: 10 categories, about 100 subcategories
 TEST_IMAGES, VAL_IMAGES = 747, 190
 
 
@@ -183,15 +184,24 @@ def build_emoji_cache(
     s = emoji_style(style)
     expected_images = expected_images or s.images
     expected_checksum = expected_checksum or s.checksum
+    subcategories_of: list[str] = []
     if s.fluent:
         names, bases, pngs = fluent_pngs(tarball, expected_images, expected_checksum)
         categories_of: list[str | None] = [None] * len(names)  # the package names no categories
     else:
-        names, bases, categories_of, pngs = _datasource_images(tarball, s, expected_images, expected_checksum)
+        names, bases, categories_of, subcategories_of, pngs = _datasource_images(  # type: ignore[assignment]
+            tarball, s, expected_images, expected_checksum
+        )
+    extra = {}
     if s.name == SPLIT_STYLE:
         categories = sorted(set(categories_of))  # type: ignore[type-var]
         split = split_by_group(bases, TEST_IMAGES, VAL_IMAGES)
         labels = [categories.index(c) for c in categories_of]  # type: ignore[arg-type]
+        subcategories = sorted(set(subcategories_of))  # finer classes; every style takes them from here
+        extra = {
+            "subcategory_labels": np.array([subcategories.index(c) for c in subcategories_of], dtype=np.int64),
+            "subcategory_names": np.array(subcategories),
+        }
     else:  # Noto 16's split and category of the same base emoji
         with np.load(fetch_emoji(style=SPLIT_STYLE)) as reference:
             keys = [base_key(b) for b in reference["bases"].tolist()]
@@ -214,6 +224,7 @@ def build_emoji_cache(
         "labels": np.array(labels, dtype=np.int64),
         "class_names": np.array(categories),
         "split": split,
+        **extra,
     }
     atomic_write(destination, lambda tmp: np.savez_compressed(open(tmp, "wb"), **arrays))  # noqa: SIM115
     return destination
@@ -221,15 +232,15 @@ def build_emoji_cache(
 
 def _datasource_images(
     tarball: Path, s: EmojiStyle, expected_images: int, expected_checksum: str
-) -> tuple[list[str], list[str], list[str], dict[str, bytes]]:
-    """(names, base emoji, categories, PNG bytes by name) of an emoji-datasource tarball, checked."""
+) -> tuple[list[str], list[str], list[str], list[str], dict[str, bytes]]:
+    """(names, base emoji, categories, subcategories, PNG bytes by name) of an emoji-datasource tarball, checked."""
     entries, pngs = read_tarball(tarball, s)
     if len(pngs) != expected_images:
         raise DataError(f"{tarball} holds {len(pngs)} 64-px emoji images, expected {expected_images}: fetch it again")
     checksum = emoji_checksum(pngs)
     if checksum != expected_checksum:
         raise DataError(f"{tarball}: the emoji images' checksum is {checksum}, expected {expected_checksum}")
-    names, bases, categories_of = [], [], []
+    names, bases, categories_of, subcategories_of = [], [], [], []
     seen: set[bytes] = set()  # image contents already taken (packages with repeats name some twice)
     for entry in sorted(entries, key=lambda e: e["sort_order"]):
         variants = [entry, *sorted(entry.get("skin_variations", {}).values(), key=lambda v: v["unified"])]
@@ -242,9 +253,10 @@ def _datasource_images(
                 names.append(variant["image"])
                 bases.append(entry["unified"])
                 categories_of.append(entry["category"])
+                subcategories_of.append(entry.get("subcategory", ""))  # older packages name none
     if len(names) != len(pngs) and not s.repeats:
         raise DataError(f"{tarball}: emoji.json names {len(names)} of its {len(pngs)} images: fetch it again")
-    return names, bases, categories_of, pngs
+    return names, bases, categories_of, subcategories_of, pngs
 
 
 def _category_index(category: str, categories: list[str]) -> int:
@@ -274,12 +286,16 @@ def fetch_emoji(force: bool = False, tarball: Path | None = None, style: str = S
         return build_emoji_cache(npm_pack(Path(tmp), emoji_style(style)), destination, style=style)
 
 
-def load_emoji(split: str, styles: tuple[str, ...] = (SPLIT_STYLE,)) -> ImageSet:
+def load_emoji(split: str, styles: tuple[str, ...] = (SPLIT_STYLE,), labels: str = "category") -> ImageSet:
     """One split of the emoji data in one or more styles (each fetched on first use), style by style.
 
-    Image names are STYLE/FILE when there is more than one style.
+    labels: "category" (10 classes, e.g. Smileys & Emotion) or "subcategory" (about 100, e.g. face-smiling,
+    animal-mammal), both Noto 16's for the same base emoji in every style. Image names are STYLE/FILE when
+    there is more than one style.
     """
-    parts = [_load_style(split, style) for style in dict.fromkeys(styles)]
+    if labels not in LABEL_KINDS:
+        raise DataError(f"emoji labels are {' or '.join(LABEL_KINDS)}, not {labels!r}")
+    parts = [_load_style(split, style, labels) for style in dict.fromkeys(styles)]
     if len(parts) == 1:
         return parts[0]
     for part, style in zip(parts, styles, strict=True):
@@ -292,20 +308,40 @@ def load_emoji(split: str, styles: tuple[str, ...] = (SPLIT_STYLE,)) -> ImageSet
     )
 
 
-def _load_style(split: str, style: str) -> ImageSet:
+def _load_style(split: str, style: str, labels: str = "category") -> ImageSet:
     path = emoji_cache_path(style)
     if not path.is_file():
         fetch_emoji(style=style)
     try:
         with np.load(path) as data:
             keep = data["split"] == SPLIT_IDS[split]
-            return ImageSet(
+            images = ImageSet(
                 images=data["images"][keep],
                 names=[str(n) for n in data["names"][keep]],
                 labels=data["labels"][keep],
                 class_names=[str(c) for c in data["class_names"]],
             )
+            bases = data["bases"][keep].tolist()
     except (OSError, ValueError, KeyError) as error:
         raise DataError(
             f"the emoji cache {path} is unreadable ({error}): run `maskgit data fetch emoji:{style} --force`"
         ) from error
+    if labels == "subcategory":
+        by_base, names = subcategories()
+        lacking = sorted({b for b in bases if base_key(b) not in by_base})
+        if lacking:
+            raise DataError(f"emoji {', '.join(lacking[:5])} of {style} have no subcategory (Noto 16 lacks them)")
+        images.labels = np.array([by_base[base_key(b)] for b in bases], dtype=np.int64)
+        images.class_names = names
+    return images
+
+
+def subcategories() -> tuple[dict[str, int], list[str]]:
+    """Noto 16's subcategory of each base emoji (by base_key) and the subcategory names, from its cache."""
+    path = fetch_emoji()
+    with np.load(path) as data:
+        if "subcategory_labels" not in data.files:
+            raise DataError(f"the emoji cache {path} predates subcategories: run `maskgit data fetch emoji --force`")
+        keys = [base_key(b) for b in data["bases"].tolist()]
+        by_base = dict(zip(keys, data["subcategory_labels"].tolist(), strict=True))
+        return by_base, [str(name) for name in data["subcategory_names"]]

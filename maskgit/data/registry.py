@@ -31,16 +31,21 @@ def load_images(
     channels: int | None = None,
     *,
     strict: bool = False,
+    labels: str = "category",
 ) -> ImageSet:
     """Load one split of a named dataset, center-cropped and resized to `resolution`, with `channels` channels.
 
     resolution None keeps the dataset's own size (folders: 64); channels None keeps its own channels.
+    labels: the classes: "category" (every dataset's own labels), or "subcategory" (emoji only: about 100
+    finer classes, e.g. face-smiling).
     """
     if split not in SPLIT_IDS:
         raise DataError(f"unknown split {split!r}: choose train, val or test")
     name, _, argument = spec.partition(":")
+    if labels != "category" and name != "emoji":
+        raise DataError(f"{spec} has no {labels} labels: only emoji data has subcategories")
     if name == "emoji":
-        images = load_emoji(split, emoji_styles(argument))
+        images = load_emoji(split, emoji_styles(argument), labels)
     elif name == "fashion-mnist":
         images = load_fashion_mnist(split, Path(argument) if argument else None)
     elif name == "folder" and argument:

@@ -99,6 +99,7 @@ class TransformerTrainConfig(LoopConfig):
     embedding_from_codebook: bool = False  # the token embedding (input and tied output) starts from the VQ codes
     class_conditional: bool = False  # a class token from the dataset's labels (for guided generation)
     class_dropout: float = 0.1  # class-conditional models: share of samples trained with the null class
+    class_labels: str = "category"  # which labels are the classes: "category", or "subcategory" (emoji only)
     sample_images: int = 16  # validation images inpainted into a sample grid after every epoch
     init_from: str = ""  # a checkpoint whose transformer weights start the run (same architecture): fine-tuning
 
@@ -110,6 +111,8 @@ class TransformerTrainConfig(LoopConfig):
         smoothing = self.codebook_smoothing
         require(0.0 <= smoothing <= 1.0, f"codebook_smoothing must be in [0, 1], got {smoothing}")
         require(0.0 <= self.class_dropout < 1.0, f"class_dropout must be in [0, 1), got {self.class_dropout}")
+        kinds = ("category", "subcategory")
+        require(self.class_labels in kinds, f"class_labels must be {' or '.join(kinds)}, not {self.class_labels!r}")
         require(self.sample_images >= 0, f"sample_images must be at least 0, got {self.sample_images}")
         check_schedule(self.mask_schedule)
         check_mask_mix(self.mask_mix)

@@ -47,8 +47,11 @@ def data_fingerprint(spec: str) -> str:
     return f"{name}-{digest.hexdigest()[:12]}"
 
 
-def cache_path(spec: str, split: str, tokenizer_hash: str, flip: bool) -> Path:
-    return maskgit_home() / "tokens" / f"{data_fingerprint(spec)}-{split}-{tokenizer_hash}{'-flip' if flip else ''}.npz"
+def cache_path(spec: str, split: str, tokenizer_hash: str, flip: bool, labels: str = "category") -> Path:
+    """Where a split's tokens are kept; the labels they carry are part of the name unless the default."""
+    kind = "" if labels == "category" else f"-{labels}"
+    name = f"{data_fingerprint(spec)}-{split}-{tokenizer_hash}{'-flip' if flip else ''}{kind}.npz"
+    return maskgit_home() / "tokens" / name
 
 
 @torch.no_grad()

@@ -58,7 +58,9 @@ class TransformerTrainer(TrainLoop):
         self.tokenizer = loaded.tokenizer.requires_grad_(False)
         self.tokenizer_hash = file_hash(Path(config.tokenizer))
         t = self.tokenizer.config
-        self.val_images = load_images(config.data, "val", t.resolution, t.image_channels, strict=config.strict_data)
+        self.val_images = load_images(
+            config.data, "val", t.resolution, t.image_channels, strict=config.strict_data, labels=config.class_labels
+        )
         self.train_tokens = self._tokens("train", config.flip)
         self.val_tokens = self._tokens("val", False, self.val_images)
         self.train_images = None  # hole-shaped training masks fill and tokenize the images as decoding does
@@ -94,11 +96,12 @@ class TransformerTrainer(TrainLoop):
         self.begin(resume)
 
     def _tokens(self, split: str, flip: bool, images: ImageSet | None = None) -> TokenSet:
-        path = cache_path(self.config.data, split, self.tokenizer_hash, flip)
+        c = self.config
+        path = cache_path(c.data, split, self.tokenizer_hash, flip, c.class_labels)
         if self.runtime.is_main and not path.is_file():
             t = self.tokenizer.config
             images = images or load_images(
-                self.config.data, split, t.resolution, t.image_channels, strict=self.config.strict_data
+                c.data, split, t.resolution, t.image_channels, strict=c.strict_data, labels=c.class_labels
             )
             write_tokens(path, self.tokenizer, images, flip=flip, device=self.runtime.device, progress=self.progress)
         self.runtime.barrier()  # the other processes read what rank 0 wrote
@@ -229,6 +232,8 @@ class TransformerTrainer(TrainLoop):
         """The tokenizer and the (EMA) transformer as one inference checkpoint (main process)."""
         if self.runtime.is_main:
             extra = {"step": self.step, "epoch": self.epoch, "data": self.config.data, "best_val_loss": self.best_val}
+            if self.model.config.num_classes:  # what each class id means (maskgit inspect shows it)
+                extra |= {"class_labels": self.config.class_labels, "class_names": self.val_images.class_names}
             dtype = self.config.export_torch_dtype
             save_checkpoint(path, tokenizer=self.tokenizer, transformer=self.eval_model, extra=extra, dtype=dtype)
 

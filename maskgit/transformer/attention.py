@@ -10,6 +10,8 @@ from torch import Tensor, nn
 
 from maskgit.transformer.dropout import dropout
 
+ATTENTION_CHUNK = 8  # images per pass of the explicit attention math (cache-sized, like maskgit.batching)
+
 
 class MultiHeadAttention(nn.Module):
     """Q, K, V projection (one fused matrix) -> split into heads -> softmax(Q K^T / sqrt(d_k)) V -> merge heads
@@ -42,12 +44,18 @@ class MultiHeadAttention(nn.Module):
         p = self.attn_dropout if self.training else 0.0
         if self.fused and not (x.device.type == "cpu" and (p > 0.0 or cpu_bf16_autocast(x))):
             out = F.scaled_dot_product_attention(q, k, v, dropout_p=p)  # (B, H, L, D/H)
-        else:
-            scores = (q * (1.0 / math.sqrt(self.head_dim))) @ k.transpose(-2, -1)  # (B, H, L, L)
-            weights = dropout(torch.softmax(scores, dim=-1), p)
-            out = weights @ v  # (B, H, L, D/H)
+        else:  # a few images at a time: each chunk's (b, H, L, L) weights stay in cache through softmax and dropout
+            chunks = [
+                self._explicit(*qkv, p) for qkv in zip(*(t.split(ATTENTION_CHUNK) for t in (q, k, v)), strict=True)
+            ]
+            out = chunks[0] if len(chunks) == 1 else torch.cat(chunks)  # (B, H, L, D/H)
         out = out.transpose(1, 2).reshape(b, length, dim)  # merge heads
         return self.out_proj(out)
+
+    def _explicit(self, q: Tensor, k: Tensor, v: Tensor, p: float) -> Tensor:
+        """softmax(Q K^T / sqrt(d_k)) V with dropout p on the weights: (b, H, L, D/H) each -> (b, H, L, D/H)."""
+        scores = (q * (1.0 / math.sqrt(self.head_dim))) @ k.transpose(-2, -1)  # (b, H, L, L)
+        return dropout(torch.softmax(scores, dim=-1), p) @ v
 
     def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs) -> None:
         fuse_qkv(state_dict, prefix)  # state dicts saved before the projections were fused
