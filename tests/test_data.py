@@ -114,13 +114,18 @@ def test_emoji_cache_from_a_tarball_composites_on_white_and_splits_by_base(tmp_p
     assert images.class_names == ["Animals", "People", "Smileys"]
 
 
-def test_every_emoji_style_keeps_notos_split_so_no_test_emoji_trains_in_any_style(tmp_path, monkeypatch):
+def noto_and_twemoji_tarballs(tmp_path, monkeypatch, val_images):
+    """Fake Noto and Twemoji packages (Twemoji draws one more emoji, a cat), the cache home in tmp_path."""
     monkeypatch.setenv("MASKGIT_HOME", str(tmp_path / "home"))
     monkeypatch.setattr("maskgit.data.emoji.TEST_IMAGES", 1)
-    monkeypatch.setattr("maskgit.data.emoji.VAL_IMAGES", 3)
+    monkeypatch.setattr("maskgit.data.emoji.VAL_IMAGES", val_images)
     for style, extra in (("google", False), ("twitter", True)):
         pngs = fake_emoji_tarball(tmp_path / f"{style}.tgz", style=style, extra=extra)
         monkeypatch.setitem(STYLES, style, replace(STYLES[style], images=len(pngs), checksum=emoji_checksum(pngs)))
+
+
+def test_every_emoji_style_keeps_notos_split_so_no_test_emoji_trains_in_any_style(tmp_path, monkeypatch):
+    noto_and_twemoji_tarballs(tmp_path, monkeypatch, val_images=3)
     fetch_emoji(tarball=tmp_path / "google.tgz")
     fetch_emoji(tarball=tmp_path / "twitter.tgz", style="twitter")
     split_of = {}
@@ -138,12 +143,7 @@ def test_every_emoji_style_keeps_notos_split_so_no_test_emoji_trains_in_any_styl
 
 
 def test_subcategories_are_finer_classes_from_noto_for_the_same_emoji_in_every_style(tmp_path, monkeypatch):
-    monkeypatch.setenv("MASKGIT_HOME", str(tmp_path / "home"))
-    monkeypatch.setattr("maskgit.data.emoji.TEST_IMAGES", 1)
-    monkeypatch.setattr("maskgit.data.emoji.VAL_IMAGES", 1)
-    for style, extra in (("google", False), ("twitter", True)):
-        pngs = fake_emoji_tarball(tmp_path / f"{style}.tgz", style=style, extra=extra)
-        monkeypatch.setitem(STYLES, style, replace(STYLES[style], images=len(pngs), checksum=emoji_checksum(pngs)))
+    noto_and_twemoji_tarballs(tmp_path, monkeypatch, val_images=1)
     fetch_emoji(tarball=tmp_path / "google.tgz")
     label_of = {}
     for split in ("train", "val", "test"):
