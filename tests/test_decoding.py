@@ -355,3 +355,33 @@ def test_halton_order_fixes_tokens_in_a_fixed_spread_out_order(tiny_model):
         assert rank[fixed].max() < rank[still].min()  # the earliest in the Halton order, whatever the logits
     with pytest.raises(ConfigError, match="order must be one of"):
         DecodeConfig(order="raster")
+
+
+def test_a_linear_guidance_schedule_rises_from_one_to_the_scale_at_the_last_step():
+    from maskgit.decoding.parallel_decode import guidance_at
+
+    rising = DecodeConfig(total_steps=5, cfg_scale=3.0, cfg_schedule="linear")
+    assert [guidance_at(rising, t) for t in range(5)] == [1.0, 1.5, 2.0, 2.5, 3.0]
+    assert {guidance_at(DecodeConfig(total_steps=5, cfg_scale=3.0), t) for t in range(5)} == {3.0}
+    model = ClassFavouringTransformer()
+    tokens, token_mask = torch.zeros(2, 16, dtype=torch.int64), torch.ones(2, 16, dtype=torch.bool)
+    classes = torch.tensor([0, 1])
+    for schedule in ("constant", "linear"):
+        config = DecodeConfig(total_steps=4, confidence="sampled", cfg_scale=2.0, cfg_schedule=schedule)
+        out = decode_tokens(model, tokens, token_mask, config, class_ids=classes, generator=torch.Generator())
+        assert (out.tokens[0] == 3).all() and (out.tokens[1] == 10).all()
+    with pytest.raises(ConfigError, match="cfg_schedule must be one of"):
+        DecodeConfig(cfg_schedule="cosine")
+
+
+def test_decoding_guides_each_step_with_its_scheduled_scale(monkeypatch):
+    import maskgit.decoding.parallel_decode as decoding
+
+    scales, original = [], decoding.guided_logits
+    monkeypatch.setattr(
+        decoding, "guided_logits", lambda m, i, c, scale, *a: scales.append(scale) or original(m, i, c, scale, *a)
+    )
+    tokens, token_mask = torch.zeros(1, 16, dtype=torch.int64), torch.ones(1, 16, dtype=torch.bool)
+    config = DecodeConfig(total_steps=3, cfg_scale=5.0, cfg_schedule="linear")
+    decode_tokens(ClassFavouringTransformer(), tokens, token_mask, config, class_ids=torch.tensor([1]))
+    assert scales == [1.0, 3.0, 5.0]

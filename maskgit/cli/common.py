@@ -95,6 +95,7 @@ def decode_config(args: argparse.Namespace) -> DecodeConfig:
         "choice_temperature": args.temperature,
         "confidence": args.confidence,
         "cfg_scale": getattr(args, "cfg_scale", None),
+        "cfg_schedule": getattr(args, "cfg_schedule", None),
         "order": args.order,
         "refine_steps": args.refine_steps,
         "grow": getattr(args, "grow", None),

@@ -25,6 +25,7 @@ from maskgit.cli.common import (
 )
 from maskgit.config import field_default
 from maskgit.data.masks import BENCHMARKS
+from maskgit.decoding.config import GUIDANCE_SCHEDULES
 from maskgit.errors import InputError
 from maskgit.experiments.inpainting import InpaintingSet
 
@@ -223,6 +224,11 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--count", type=COUNT, default=16, help="images to sample (default 16)")
     p.add_argument("--class-id", type=INDEX, default=None, help="class to sample (class-conditional models)")
     p.add_argument("--cfg-scale", type=NON_NEGATIVE, help="classifier-free guidance scale (generate preset: 1.0)")
+    p.add_argument(
+        "--cfg-schedule",
+        choices=GUIDANCE_SCHEDULES,
+        help="guidance over the steps: constant, or linear from 1 up to --cfg-scale (generate preset: constant)",
+    )
     p.add_argument("--out", required=True, help="output folder (sample_000.png ..., grid.png)")
     p.add_argument(
         "--score",

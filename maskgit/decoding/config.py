@@ -15,6 +15,8 @@ from maskgit.masking.schedules import check_schedule
 
 ConfidenceRule = Literal["greedy", "sampled", "noisy-probs"]
 CONFIDENCE_RULES = ("greedy", "sampled", "noisy-probs")  # named by what they do (README: Confidence)
+GuidanceSchedule = Literal["constant", "linear"]
+GUIDANCE_SCHEDULES = ("constant", "linear")
 TokenOrder = Literal["confidence", "halton"]
 TOKEN_ORDERS = ("confidence", "halton")
 RENAMED_RULES = {"seed": "noisy-probs", "official": "sampled"}  # earlier names, for a helpful error
@@ -36,6 +38,8 @@ class DecodeConfig:
         code, confidence = p(chosen) + temperature * g(chosen) (the seeds' rule).
     cfg_scale: classifier-free guidance for class-conditional models; logits = u + cfg_scale * (c - u),
         so 1.0 is plain conditional decoding.
+    cfg_schedule: "constant" (cfg_scale at every step) or "linear" (from 1 at the first step up to cfg_scale
+        at the last; maskgit.decoding.parallel_decode.guidance_at).
     order: which masked tokens a step fixes: "confidence" (the most confident, MaskGIT's rule) or "halton" (the
         earliest in a fixed low-discrepancy order over the grid, Halton-MaskGIT's; maskgit.decoding.halton). The
         confidence rule still chooses each token's id.
@@ -55,6 +59,7 @@ class DecodeConfig:
     choice_temperature: float = 4.5
     confidence: ConfidenceRule = "greedy"
     cfg_scale: float = 1.0
+    cfg_schedule: GuidanceSchedule = "constant"
     order: TokenOrder = "confidence"
     refine_steps: int = 0
     grow: int = 0
@@ -71,6 +76,10 @@ class DecodeConfig:
             f"sweet_spot must be between 1 and total_steps ({self.total_steps}), got {self.sweet_spot}",
         )
         check_schedule(self.schedule)
+        require(
+            self.cfg_schedule in GUIDANCE_SCHEDULES,
+            f"cfg_schedule must be one of {', '.join(GUIDANCE_SCHEDULES)}, got {self.cfg_schedule!r}",
+        )
         require(self.order in TOKEN_ORDERS, f"order must be one of {', '.join(TOKEN_ORDERS)}, got {self.order!r}")
         for name in ("refine_steps", "grow", "blend"):
             require(getattr(self, name) >= 0, f"{name} must be at least 0, got {getattr(self, name)}")

@@ -132,6 +132,15 @@ def guided_logits(
     return unconditional + cfg_scale * (conditional - unconditional)
 
 
+def guidance_at(config: DecodeConfig, step: int) -> float:
+    """The guidance scale of 0-based `step`: cfg_scale throughout ("constant"), or rising linearly from 1 at the
+    first step to cfg_scale at the last ("linear": early steps lay out the picture freely, late ones follow the
+    class; MUSE's schedule)."""
+    if config.cfg_schedule == "constant" or config.total_steps == 1:
+        return config.cfg_scale
+    return 1.0 + (config.cfg_scale - 1.0) * step / (config.total_steps - 1)
+
+
 def masked_count_after_step(step: int, config: DecodeConfig, initial: Tensor, masked_now: Tensor) -> Tensor:
     """How many tokens stay masked after 0-based `step`, per image. initial, masked_now: (B,) int64."""
     if step >= config.total_steps - 1:
@@ -233,13 +242,16 @@ def decode_tokens(
     amp_dtype = autocast_dtype(precision, tokens.device)
     autocast = torch.autocast(tokens.device.type, dtype=amp_dtype) if amp_dtype is not None else nullcontext()
 
+    scale = config.cfg_scale  # the guidance of the step being run (cfg_schedule)
+
     def predict(inputs: Tensor, classes: Tensor | None, at: Tensor, hints: Tensor | None) -> Tensor:
-        return guided_logits(transformer, inputs, classes, config.cfg_scale, at, hints)
+        return guided_logits(transformer, inputs, classes, scale, at, hints)
 
     trace: list[DecodeStep] = []
     decoded_confidence = torch.full(token_mask.shape, KNOWN_CONFIDENCE, device=tokens.device)  # (B, N)
     with autocast:
         for step in range(config.steps_to_run):
+            scale = guidance_at(config, step)
             logits = in_micro_batches(predict, current, class_ids, token_mask, hint, size=micro_batch)  # (M, K)
             decided = decoding_step(logits, current, token_mask, initial, step=step, config=config, generator=generator)
             fixed = token_mask & ~decided.token_mask  # decoded for good at this step
