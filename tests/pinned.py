@@ -15,7 +15,17 @@ from maskgit.decoding.config import DecodeConfig
 from maskgit.experiments.demo import SHIPPED_MODEL
 
 PINNED = Path(__file__).parent / "data" / "shipped_decode.json"
-CONFIG = DecodeConfig(total_steps=6)
+# every option spelled out, so that the pin holds whatever the defaults become
+CONFIG = DecodeConfig(
+    total_steps=6,
+    schedule="square",
+    choice_temperature=4.5,
+    confidence="greedy",
+    order="confidence",
+    refine_steps=0,
+    grow=0,
+    blend=0.0,
+)
 
 
 def pinned_images(count: int = 4, size: int = 64) -> tuple[torch.Tensor, torch.Tensor]:
