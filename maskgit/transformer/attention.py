@@ -25,7 +25,8 @@ class MultiHeadAttention(nn.Module):
     attention dropout (torch's kernels then fall back to their own math and draw a random number per
     weight; maskgit's dropout draws only the dropped ones, which made the emoji transformer's training step
     about 2x faster), and bf16 autocast (the explicit math was about 10% faster than torch's CPU flash
-    kernel for these short sequences).
+    kernel for these short sequences). The explicit math runs ATTENTION_CHUNK images at a time, so that each
+    chunk's (b, H, L, L) weights stay in cache (the training step 1.2-1.4x faster in bf16).
     """
 
     def __init__(self, dim: int, heads: int, attn_dropout: float = 0.0, fused: bool = True) -> None:
