@@ -122,13 +122,25 @@ def test_fused_adamw_and_the_foreach_ema_update_as_the_plain_ones():
             optimizer.zero_grad()
             model(x).square().sum().backward()
             optimizer.step()
-        ema.update(fused_model)
+        ema.update(fused_model, step)
+        rate = 1 - min(0.9, (1 + step) / (10 + step))  # the decay warms up: 1/10, 2/11, 3/12, ... then 0.9
         for key, live in fused_model.state_dict().items():
-            ema_plain[key] = ema_plain[key] + 0.1 * (live - ema_plain[key])
+            ema_plain[key] = ema_plain[key] + rate * (live - ema_plain[key])
     for (name, a), b in zip(plain_model.state_dict().items(), fused_model.state_dict().values(), strict=True):
         torch.testing.assert_close(b, a, rtol=1e-6, atol=1e-7, msg=name)
     for key, value in ema.model.state_dict().items():
         torch.testing.assert_close(value, ema_plain[key], rtol=1e-6, atol=1e-7, msg=key)
+
+
+def test_the_ema_of_a_short_run_holds_almost_nothing_of_the_start():
+    model = nn.Linear(3, 3)
+    nn.init.zeros_(model.weight)
+    ema = ModelEMA(model, 0.999)
+    nn.init.ones_(model.weight)  # training moved the weights; the average must follow within a short run
+    for step in range(100):
+        ema.update(model, step)
+    assert ema.decay_at(0) == pytest.approx(0.1) and ema.decay_at(10**6) == 0.999
+    assert ema.model.weight.min() > 0.99  # a fixed 0.999 would sit at 1 - 0.999**100 = 0.095
 
 
 # -- stage 1 ---------------------------------------------------------------------------------------------------

@@ -134,7 +134,7 @@ class TrainLoop:
         if self.config.lr_schedule == "cosine":
             self.scheduler.step()
         if self.ema is not None:
-            self.ema.update(self.model)
+            self.ema.update(self.model, self.step)  # self.step: the steps before this one
         return float(norm)
 
     def after_validation(self, metrics: dict[str, float]) -> None:
