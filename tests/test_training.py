@@ -251,6 +251,8 @@ def test_a_time_budget_sizes_the_run_from_its_first_steps_and_resumes_at_the_sam
     assert trainer.budget_steps == probe_end == trainer.step == trainer.total_steps  # sized after the probe
     schedule = trainer.scheduler.lr_lambdas[0]
     assert schedule(probe_end) == pytest.approx(trainer.config.min_lr_ratio)  # the cosine now ends with the run
+    records = [json.loads(line) for line in (setup / "run" / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in records if "val/loss" in r] == [6, 12, 18, 24, 25]  # the last weights compete for best
     resumed = train(setup, epochs=10, minutes=1e-6, warmup_steps=0, checkpoint_every=5, resume=True)
     assert resumed.total_steps == probe_end and resumed.step == probe_end  # the saved size, not a new probe
     sized = TransformerTrainer(

@@ -223,6 +223,8 @@ class TrainLoop:
                         self.save()
                 if self.position >= self.steps_per_epoch:
                     self._end_epoch(logger)
+            if self.position and self.step > started_at:  # ended inside an epoch (a budget): the last weights compete too
+                self._validate(logger)
             self.save()
             self.export(self.out_dir / "model.safetensors")
         finally:
@@ -230,6 +232,14 @@ class TrainLoop:
         return self.out_dir / "model.safetensors"
 
     def _end_epoch(self, logger: MetricLogger) -> None:
+        self._validate(logger)
+        if self.runtime.is_main:
+            self.sample_grid(self.out_dir / "samples" / f"epoch_{self.epoch:03d}.png")
+        self.epoch += 1
+        self.position = 0
+
+    def _validate(self, logger: MetricLogger) -> None:
+        """Validate the current weights; the best so far are exported as best.safetensors."""
         val = self.validate()
         logger.log(self.step, val, prefix="val")
         logger.message(f"epoch {self.epoch}: " + ", ".join(f"val {k} {v:.4g}" for k, v in val.items()))
@@ -237,10 +247,6 @@ class TrainLoop:
         if val["loss"] < self.best_val:
             self.best_val = val["loss"]
             self.export(self.out_dir / "best.safetensors")
-        if self.runtime.is_main:
-            self.sample_grid(self.out_dir / "samples" / f"epoch_{self.epoch:03d}.png")
-        self.epoch += 1
-        self.position = 0
 
     # -- checkpoints ----------------------------------------------------------------------------------------
 
