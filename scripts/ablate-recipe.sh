@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Issue 21's recipe ablation at an equal CPU budget: four transformers trained from scratch on the leg-2
+# Issue 21's recipe ablation at an equal CPU budget: four transformers trained from scratch on the leg-3
 # tokenizer (configs/transformer-emoji-4styles.yaml), the same minutes each, nothing else running:
 #   uniform   MaskGIT's uniform masks only (today's recipe)
 #   mix       + hole-shaped masks (mask_mix), each hole row filled and tokenized as inpainting sees it
