@@ -223,7 +223,7 @@ class TrainLoop:
                         self.save()
                 if self.position >= self.steps_per_epoch:
                     self._end_epoch(logger)
-            if self.position and self.step > started_at:  # ended inside an epoch (a budget): the last weights compete too
+            if self.position and self.step > started_at:  # ended inside an epoch (a budget): the last weights compete
                 self._validate(logger)
             self.save()
             self.export(self.out_dir / "model.safetensors")
