@@ -184,7 +184,8 @@ def test_non_finite_losses_are_skipped_and_training_stops_if_they_persist(setup,
         assert torch.equal(state["model"][name], value), name  # no NaN step was ever applied
 
 
-def test_a_class_conditional_model_learns_from_the_dataset_labels(setup, monkeypatch):
+def labelled_data(setup: Path, monkeypatch) -> str:
+    """A tiny Fashion-MNIST in `setup` (44 training images of the 10 classes): a data spec with labels."""
     from tests.test_data import write_idx
 
     monkeypatch.setattr("maskgit.data.fashion_mnist.VAL_IMAGES", 4)
@@ -192,7 +193,11 @@ def test_a_class_conditional_model_learns_from_the_dataset_labels(setup, monkeyp
     for prefix, count in (("train", 44), ("t10k", 4)):
         write_idx(setup / f"{prefix}-images-idx3-ubyte.gz", rng.integers(0, 256, (count, 28, 28)))
         write_idx(setup / f"{prefix}-labels-idx1-ubyte.gz", np.arange(count) % 10)
-    trainer = train(setup, data=f"fashion-mnist:{setup}", class_conditional=True, epochs=1)
+    return f"fashion-mnist:{setup}"
+
+
+def test_a_class_conditional_model_learns_from_the_dataset_labels(setup, monkeypatch):
+    trainer = train(setup, data=labelled_data(setup, monkeypatch), class_conditional=True, epochs=1)
     assert trainer.model.config.num_classes == 10
     # the training batches carry the dataset's labels (the null class only where dropped for guidance)
     index, _ = trainer.micro_batch(trainer.epoch_order(0), 0)
@@ -208,6 +213,27 @@ def test_a_class_conditional_model_learns_from_the_dataset_labels(setup, monkeyp
     samples = model.generate(2, class_ids=torch.tensor([3, 7]), generator=same_noise)
     assert samples.images.shape == (2, 3, 16, 16)
     assert not torch.equal(samples.tokens[0], samples.tokens[1])  # same noise, other class: another image
+
+
+def test_inpainting_rows_train_with_the_null_class_as_inpainting_decodes(setup, monkeypatch):
+    data = labelled_data(setup, monkeypatch)
+    mix = "mask_mix={uniform: 0.3, strokes: 0.7}"
+    trainer = TransformerTrainer(
+        load_train_config(TransformerTrainConfig, None, [*overrides(setup, data=data, class_conditional=True), mix]),
+        progress=False,
+    )
+    order = trainer.epoch_order(0)
+    sample = trainer._batch(order, 0)
+    batch = trainer._masked(sample.tokens, trainer._batch(order, 0).generator, sample.images)
+    assert batch.holes is not None and batch.holes.any() and not batch.holes.all()
+    seen = []
+    forward = trainer.network.forward
+    monkeypatch.setattr(trainer.network, "forward", lambda *a, **k: seen.append(a[1].clone()) or forward(*a, **k))
+    trainer.train_step(order)
+    null = trainer.model.config.null_class_id
+    assert torch.all(seen[0][batch.holes] == null)  # a hole row never sees its class
+    uniform = seen[0][~batch.holes]  # the generation rows keep theirs (the null class only where dropped)
+    assert torch.all((uniform == sample.classes[~batch.holes]) | (uniform == null)) and (uniform != null).any()
 
 
 def test_a_run_can_start_from_another_runs_transformer_and_export_half_precision(setup):

@@ -26,6 +26,7 @@ class MaskedBatch:
     targets: Tensor  # (B, N) int64: the true token ids in [0, codebook_size)
     token_mask: Tensor  # (B, N) bool: True where the token was masked
     hint: Tensor | None = None  # (B, N, 2) int64: the fill hint (BidirectionalTransformer.forward), if trained with one
+    holes: Tensor | None = None  # (B,) bool: rows masked as inpainting holes (mask_mix); None when all are uniform
 
 
 def num_masked_tokens(ratios: Tensor, num_tokens: int, schedule: str) -> Tensor:

@@ -98,7 +98,7 @@ class TransformerTrainConfig(LoopConfig):
     codebook_smoothing: float = 0.0  # share of the loss against the true code's codebook neighbours (PUT)
     embedding_from_codebook: bool = False  # the token embedding (input and tied output) starts from the VQ codes
     class_conditional: bool = False  # a class token from the dataset's labels (for guided generation)
-    class_dropout: float = 0.1  # class-conditional models: share of samples trained with the null class
+    class_dropout: float = 0.1  # class-conditional: share of uniform-mask samples given the null class (hole rows: all)
     class_labels: str = "category"  # which labels are the classes: "category", or "subcategory" (emoji only)
     sample_images: int = 16  # validation images inpainted into a sample grid after every epoch
     init_from: str = ""  # a checkpoint whose transformer weights start the run (same architecture): fine-tuning

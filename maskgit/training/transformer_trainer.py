@@ -134,7 +134,8 @@ class TransformerTrainer(TrainLoop):
 
         A hole row is what inpainting sees: its image (from `images`) filled and tokenized by tokenize_known (the
         known tokens are the filled image's, not the clean ones), the fill hint if the model reads one; its
-        targets stay the clean image's tokens. Uniform rows carry no hint.
+        targets stay the clean image's tokens. Uniform rows carry no hint. Hole rows train with the null class, as
+        inpainting decodes without one (`holes`).
         """
         c, t, mask_id = self.config, self.tokenizer.config, self.model.config.mask_token_id
         batch = mask_tokens(tokens, mask_id, schedule=c.mask_schedule, generator=generator)
@@ -142,7 +143,8 @@ class TransformerTrainer(TrainLoop):
             return batch
         kinds = draw_kinds(c.mask_mix, len(tokens), generator)
         seed = int(torch.randint(0, 2**62, (1,), generator=generator))
-        holes = torch.tensor([kind != "uniform" for kind in kinds]).nonzero().squeeze(1)  # rows with a hole
+        is_hole = torch.tensor([kind != "uniform" for kind in kinds])  # (B,) bool
+        holes = is_hole.nonzero().squeeze(1)  # rows with a hole
         pixel_masks = shaped_pixel_masks(kinds, t.resolution, seed)[holes]  # (h, H, W)
         inputs, token_mask = batch.inputs.clone(), batch.token_mask.clone()
         hint = None
@@ -158,7 +160,7 @@ class TransformerTrainer(TrainLoop):
                 token_mask[holes] = unknown.cpu()
                 if hint is not None:
                     hint[holes] = self.pipeline.fill_hint(seen, pixel_masks.to(device)).cpu()  # type: ignore[union-attr]
-        return MaskedBatch(inputs=inputs, targets=batch.targets, token_mask=token_mask, hint=hint)
+        return MaskedBatch(inputs=inputs, targets=batch.targets, token_mask=token_mask, hint=hint, holes=is_hole)
 
     def train_step(self, order: torch.Tensor) -> dict[str, float]:
         c, device = self.config, self.runtime.device
@@ -173,6 +175,8 @@ class TransformerTrainer(TrainLoop):
             with nullcontext() if last or not self.runtime.distributed else self.network.no_sync():
                 with autocast(self.amp, device):
                     class_ids = None if sample.classes is None else sample.classes.to(device)
+                    if class_ids is not None and batch.holes is not None:  # inpainting decodes without a class
+                        class_ids = class_ids.masked_fill(batch.holes.to(device), self.model.config.null_class_id)
                     hint = None if batch.hint is None else batch.hint.to(device)
                     logits = self.network(batch.inputs.to(device), class_ids, at=at, hint=hint)
                 loss = mvtm_loss(
