@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -9,6 +10,7 @@ import torch
 from torch import Tensor, nn
 
 from maskgit.batching import in_micro_batches
+from maskgit.classes import ClassVocabulary
 from maskgit.decoding.config import DecodeConfig
 from maskgit.decoding.fill import DEFAULT_FILL, fill_missing
 from maskgit.decoding.parallel_decode import DecodeStep, Generators, decode_tokens
@@ -40,7 +42,9 @@ class GenerateResult:
 class MaskGIT(nn.Module):
     """The pair of models, checked to fit each other (same codebook size, grid and token count)."""
 
-    def __init__(self, tokenizer: VQGAN, transformer: BidirectionalTransformer) -> None:
+    def __init__(
+        self, tokenizer: VQGAN, transformer: BidirectionalTransformer, classes: ClassVocabulary | None = None
+    ) -> None:
         super().__init__()
         t, b = tokenizer.config, transformer.config
         if t.codebook_size != b.codebook_size or t.num_tokens != b.num_tokens:
@@ -51,6 +55,10 @@ class MaskGIT(nn.Module):
             )
         self.tokenizer = tokenizer
         self.transformer = transformer
+        if classes is not None and len(classes) != b.num_classes:
+            raise ConfigError(f"{len(classes)} class names for a transformer with {b.num_classes} classes")
+        # what a class-conditional transformer's class ids mean (numbered where unnamed; None: unconditional)
+        self.classes = classes or ClassVocabulary.from_extra({}, b.num_classes)
 
     @classmethod
     def from_configs(cls, tokenizer: TokenizerConfig, transformer: TransformerConfig) -> MaskGIT:
@@ -71,12 +79,14 @@ class MaskGIT(nn.Module):
             raise InputError(
                 f"{path} holds only {', '.join(loaded.models)}: inpainting needs a tokenizer and a transformer"
             )
-        return cls(loaded.tokenizer, loaded.transformer).eval()
+        classes = ClassVocabulary.from_extra(loaded.metadata.get("extra", {}), loaded.transformer.config.num_classes)
+        return cls(loaded.tokenizer, loaded.transformer, classes).eval()
 
     def save(self, path: str | Path, dtype: torch.dtype | None = None) -> None:
         from maskgit.checkpoint import save_checkpoint
 
-        save_checkpoint(path, tokenizer=self.tokenizer, transformer=self.transformer, dtype=dtype)
+        extra = self.classes.to_extra() if self.classes else {}
+        save_checkpoint(path, tokenizer=self.tokenizer, transformer=self.transformer, extra=extra, dtype=dtype)
 
     @property
     def device(self) -> torch.device:
@@ -144,6 +154,18 @@ class MaskGIT(nn.Module):
             remaining_mask=result.token_mask.view(shape),
             trace=result.trace,
         )
+
+    def sample_classes(self, seeds: Sequence[int], class_id: int | str | None = None) -> Tensor | None:
+        """(len(seeds),) int64 class ids for samples seeded `seeds`: `class_id` (an id or a class name) for all, or,
+        for a class-conditional model without one, each drawn in proportion to the training classes with the
+        sample's seed. None for an unconditional model (where a class is an InputError)."""
+        if self.classes is None:
+            if class_id is not None:
+                raise InputError("this model is unconditional: it has no classes to pick")
+            return None
+        if class_id is None:
+            return self.classes.draw(seeds).to(self.device)
+        return torch.full((len(seeds),), self.classes.class_id(class_id), device=self.device)
 
     @torch.no_grad()
     def generate(

@@ -209,6 +209,8 @@ def test_a_class_conditional_model_learns_from_the_dataset_labels(setup, monkeyp
     model = MaskGIT.load(setup / "run" / "model.safetensors")
     extra = read_checkpoint(setup / "run" / "model.safetensors")[0]["extra"]
     assert extra["class_labels"] == "category" and len(extra["class_names"]) == 10  # what each class id means
+    assert sum(extra["class_counts"]) == len(trainer.train_tokens) and min(extra["class_counts"]) > 0
+    assert model.classes is not None and model.classes.names == tuple(extra["class_names"])
     same_noise = [torch.Generator().manual_seed(0), torch.Generator().manual_seed(0)]
     samples = model.generate(2, class_ids=torch.tensor([3, 7]), generator=same_noise)
     assert samples.images.shape == (2, 3, 16, 16)

@@ -177,17 +177,12 @@ def generate(
     class_id: int | None = None,
     precision: str = "auto",
 ) -> tuple[np.ndarray, list[Frame]]:
-    """`count` samples from scratch (sample i seeded seed + i, as `maskgit generate`), and the steps of the first."""
-    classes = model.transformer.config.num_classes
-    if class_id is not None and not 0 <= class_id < classes:
-        raise InputError(
-            f"this model has {classes} classes: pick one of 0..{classes - 1}"
-            if classes
-            else "this model is unconditional: it has no classes to pick"
-        )
+    """`count` samples from scratch (sample i seeded seed + i, as `maskgit generate`), and the steps of the first.
+    class_id: None draws each sample's class as `maskgit generate` does (MaskGIT.sample_classes)."""
     device = model.device
-    class_ids = None if class_id is None else torch.full((count,), class_id, device=device)
-    generators = per_image_generators(range(seed, seed + count), device)
+    seeds = range(seed, seed + count)
+    class_ids = model.sample_classes(seeds, class_id)
+    generators = per_image_generators(seeds, device)
     result = model.generate(
         count, config, class_ids=class_ids, generator=generators, return_trace=True, precision=precision
     )

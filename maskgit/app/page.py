@@ -115,6 +115,7 @@ def build_page(setup: PageSetup) -> gr.Blocks:
     downloads = Path(tempfile.mkdtemp(prefix="maskgit-app-"))  # Gradio serves files from the temp folder
     atexit.register(shutil.rmtree, downloads, ignore_errors=True)  # the page's files go when the server does
     classes = model.transformer.config.num_classes
+    named = list(enumerate(model.classes.names)) if model.classes else []
 
     def big(image: np.ndarray) -> np.ndarray:
         return actions.enlarge(image, factor)
@@ -252,7 +253,7 @@ def build_page(setup: PageSetup) -> gr.Blocks:
             with gr.Column(scale=1):
                 count = gr.Slider(1, MAX_SAMPLES, value=8, step=1, label="samples", elem_id="count")
                 class_id = gr.Dropdown(
-                    [("any (unconditional)", -1)] + [(f"class {k}", k) for k in range(classes)],
+                    [("any (drawn as often as in training)", -1)] + [(f"{k}: {name}", k) for k, name in named],
                     value=-1,
                     label="class",
                     visible=classes > 0,

@@ -10,22 +10,31 @@ from pathlib import Path
 
 import numpy as np
 
+from maskgit.classes import ClassVocabulary
 from maskgit.cli.common import COUNT, pick_device, strict_argument
 from maskgit.data.masks import BENCHMARKS
 from maskgit.errors import InputError
 from maskgit.evaluation.inception import InceptionFeatures
 
 
-def score_samples(images: np.ndarray, data: str, device: str | None, class_id: int | None = None) -> dict:
+def score_samples(
+    images: np.ndarray,
+    data: str,
+    device: str | None,
+    class_id: int | None = None,
+    classes: ClassVocabulary | None = None,
+) -> dict:
     """Print (and return) FID/KID against `data`'s test split, precision and recall, the share of near-duplicates
-    of its training split, and with `class_id` also FID/KID against that class's test images alone."""
+    of its training split, and with `class_id` also FID/KID against that class's test images alone (labelled as
+    the model's `classes` were)."""
     from maskgit.data.registry import load_images
     from maskgit.evaluation.fid import cached_features, score_features
     from maskgit.evaluation.generation import NEAR_DUPLICATE_L1, near_duplicate_share, precision_recall
     from maskgit.evaluation.inception import InceptionFeatures
 
     size, channels = images.shape[1], images.shape[3]
-    test = load_images(data, "test", size, channels)
+    labels = classes.labels if classes is not None and class_id is not None else "category"
+    test = load_images(data, "test", size, channels, labels=labels)
     train = load_images(data, "train", size, channels).images
     if len(images) < 2:
         raise InputError("--score needs at least 2 samples: raise --count")

@@ -8,7 +8,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from maskgit.cli.common import (
     COUNT,
@@ -151,20 +150,21 @@ def cmd_generate(args: argparse.Namespace) -> None:
     check_replaceable(Path(args.out))
     model = load_model(args.model, args.device)
     config = decode_config(args)
-    classes = model.transformer.config.num_classes
-    if args.class_id is not None and not classes:
+    if args.class_id is not None and model.classes is None:
         raise InputError(f"{args.model} is unconditional: drop --class-id (and --cfg-scale)")
-    if args.class_id is not None and not 0 <= args.class_id < classes:
-        raise InputError(f"--class-id must be in 0..{classes - 1} for this model")
+    class_id = None if args.class_id is None else model.classes.class_id(args.class_id)  # type: ignore[union-attr]
     out = Path(args.out)
+    chosen = []
     pictures = []
     started = time.perf_counter()
     from tqdm.auto import tqdm
 
     for start in tqdm(range(0, args.count, args.batch_size), desc="generating", unit="batch"):
         n = min(args.batch_size, args.count - start)
-        generators = per_image_generators(range(args.seed + start, args.seed + start + n), model.device)
-        class_ids = None if args.class_id is None else torch.full((n,), args.class_id, device=model.device)
+        seeds = range(args.seed + start, args.seed + start + n)
+        class_ids = model.sample_classes(seeds, class_id)  # without --class-id: drawn as often as in training
+        chosen += [] if class_ids is None else class_ids.tolist()
+        generators = per_image_generators(seeds, model.device)
         result = model.generate(n, config, class_ids=class_ids, generator=generators, precision=args.precision)
         pictures.append(to_uint8(result.images))
     images = np.concatenate(pictures)
@@ -174,7 +174,8 @@ def cmd_generate(args: argparse.Namespace) -> None:
         "model": str(resolve_model(args.model)),
         "decode": vars(config),
         "seed": args.seed,
-        "class_id": args.class_id,
+        "class_id": class_id,
+        "class_ids": chosen,  # each sample's class (a class-conditional model)
         "outputs": files,  # the results: what `maskgit fid` scores in this folder
         "seconds": round(seconds, 2),
     }
@@ -190,7 +191,7 @@ def cmd_generate(args: argparse.Namespace) -> None:
     if args.score:
         from maskgit.cli.evaluate import score_samples
 
-        score_samples(images, args.score, args.device, class_id=args.class_id)
+        score_samples(images, args.score, args.device, class_id=class_id, classes=model.classes)
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
@@ -222,7 +223,12 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("generate", help="sample images from scratch (all tokens masked)")
     p.add_argument("--model", required=True, help="a run folder or a .safetensors checkpoint")
     p.add_argument("--count", type=COUNT, default=16, help="images to sample (default 16)")
-    p.add_argument("--class-id", type=INDEX, default=None, help="class to sample (class-conditional models)")
+    p.add_argument(
+        "--class-id",
+        metavar="ID_OR_NAME",
+        help="class to sample, by id or name (class-conditional models; `maskgit inspect` lists them); "
+        "without it each sample's class is drawn as often as in training",
+    )
     p.add_argument("--cfg-scale", type=NON_NEGATIVE, help="classifier-free guidance scale (generate preset: 1.0)")
     p.add_argument(
         "--cfg-schedule",

@@ -54,8 +54,15 @@ def cmd_inspect(args: argparse.Namespace) -> None:
         print(f"  {name}: {len(own)} tensors, {sum(t.numel() for t in own) / 1e6:.2f} M values ({', '.join(dtypes)})")
         for key, value in config.items():
             print(f"    {key} = {value}")
-    for key, value in header.get("extra", {}).items():
+    extra = dict(header.get("extra", {}))
+    names, counts = extra.pop("class_names", None), extra.pop("class_counts", None)
+    for key, value in extra.items():
         print(f"  {key}: {value}")
+    if names:  # a class-conditional model: the ids `maskgit generate --class-id` takes
+        counts = counts if counts and len(counts) == len(names) else None
+        print(f"  classes ({len(names)}; id: name, training images):" if counts else f"  classes ({len(names)}):")
+        for k, name in enumerate(names):
+            print(f"    {k}: {name}" + (f", {counts[k]}" if counts else ""))
 
 
 def cmd_import_lab(args: argparse.Namespace) -> None:

@@ -11,6 +11,7 @@ import torch
 from torch.nn.parallel import DistributedDataParallel
 
 from maskgit.checkpoint import load_checkpoint, save_checkpoint
+from maskgit.classes import ClassVocabulary
 from maskgit.config import replace_config
 from maskgit.data.images import ImageSet, row_groups_grid, save_png, to_uint8
 from maskgit.data.masks import benchmark_masks
@@ -238,9 +239,16 @@ class TransformerTrainer(TrainLoop):
         if self.runtime.is_main:
             extra = {"step": self.step, "epoch": self.epoch, "data": self.config.data, "best_val_loss": self.best_val}
             if self.model.config.num_classes:  # what each class id means (maskgit inspect shows it)
-                extra |= {"class_labels": self.config.class_labels, "class_names": self.val_images.class_names}
+                extra |= self.class_vocabulary().to_extra()
             dtype = self.config.export_torch_dtype
             save_checkpoint(path, tokenizer=self.tokenizer, transformer=self.eval_model, extra=extra, dtype=dtype)
+
+    def class_vocabulary(self) -> ClassVocabulary:
+        """The class ids' names and training counts (generation draws classes in these proportions)."""
+        k = self.model.config.num_classes
+        names = self.val_images.class_names or [f"class {i}" for i in range(k)]
+        counts = np.bincount(self.train_tokens.labels, minlength=k)  # type: ignore[arg-type]
+        return ClassVocabulary(self.config.class_labels, tuple(names), tuple(int(n) for n in counts))
 
     def fingerprint(self) -> dict[str, str]:
         return {"tokenizer checkpoint's contents": self.tokenizer_hash}
