@@ -1,15 +1,38 @@
 #!/usr/bin/env bash
-# The generation ablation of MODEL_CARD.md: 300 samples per setting, FID against the 747 emoji test images
-# and the share of samples that nearly duplicate a training image. About 10 minutes on 2 CPU cores.
-#   usage: scripts/ablate-generation.sh [MODEL] [OUT]
+# The generation (sampling) ablation of MODEL_CARD.md: COUNT samples per setting and decoding seed (a
+# class-conditional model draws each sample's class as often as in training), scored by `maskgit generate
+# --score emoji`: FID and KID against the 747 emoji test images, precision and recall, near-duplicates of the
+# training images. Then the table (mean and spread over seeds) and the figure of FID against the guidance scale:
+# scripts/generation-table.py. About a minute per setting and seed on 2 CPU cores.
+#   usage: [COUNT=300] [SEEDS="0 100000 200000"] scripts/ablate-generation.sh [MODEL] [OUT]
 set -euo pipefail
 MODEL=${1:-maskgit/weights/emoji.safetensors}
 OUT=${2:-runs/ablate-generation}
+COUNT=${COUNT:-300}
+SEEDS=${SEEDS:-0}
 mkdir -p "$OUT"
-for setting in "sampled 1.0 12 cosine" "sampled 2.0 12 cosine" "sampled 3.0 12 cosine" "sampled 2.0 24 cosine" \
-               "greedy 4.5 12 cosine" "noisy-probs 4.5 12 cosine"; do
-  set -- $setting
-  name="$1-t$2-T$3-$4"
-  maskgit generate --model "$MODEL" --count 300 --confidence "$1" --temperature "$2" --steps "$3" --schedule "$4" \
-      --out "$OUT/$name" --score emoji | tail -1 | sed "s/^/$name /" | tee -a "$OUT/scores.txt"
+# name | flags over the generate preset (sampled choices, t0 = 3, cosine, T = 12, guidance 1)
+SETTINGS=(
+  "preset|"
+  "cfg2|--cfg-scale 2"
+  "cfg3|--cfg-scale 3"
+  "cfg5|--cfg-scale 5"
+  "cfg3-linear|--cfg-scale 3 --cfg-schedule linear"
+  "cfg3-halton|--cfg-scale 3 --order halton"
+  "cfg3-t1|--cfg-scale 3 --temperature 1"
+  "cfg3-greedy|--cfg-scale 3 --confidence greedy --temperature 4.5"
+  "cfg3-T24|--cfg-scale 3 --steps 24"
+)
+for setting in "${SETTINGS[@]}"; do
+  name=${setting%%|*}
+  flags=${setting#*|}
+  for seed in $SEEDS; do
+    folder="$OUT/$name-seed$seed"
+    [ -f "$folder/scores.json" ] && continue
+    # shellcheck disable=SC2086
+    maskgit generate --model "$MODEL" --count "$COUNT" --seed "$seed" $flags --out "$folder" --score emoji \
+        | tail -1 > "$OUT/.scores.tmp"
+    mv "$OUT/.scores.tmp" "$folder/scores.json"
+  done
 done
+python scripts/generation-table.py "$OUT"

@@ -1,0 +1,66 @@
+"""The generation ablation's table and figure from its folders (scripts/ablate-generation.sh): one row per
+setting with FID mean and spread over decoding seeds, KID, precision, recall and near-duplicates, and
+fid-vs-guidance.png (FID against the guidance scale of the settings that differ from the preset only in it).
+
+usage: python scripts/generation-table.py OUT
+"""
+
+import json
+import re
+import statistics
+import sys
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+
+out = Path(sys.argv[1])
+settings: dict[str, list[dict]] = {}
+for folder in sorted(out.iterdir()):
+    if (folder / "scores.json").is_file():
+        name = re.sub(r"-seed\d+$", "", folder.name)
+        scores = json.loads((folder / "scores.json").read_text())
+        scores["flags"] = json.loads((folder / "manifest.json").read_text())["decode"]
+        settings.setdefault(name, []).append(scores)
+
+
+def mean(runs: list[dict], key: str) -> float:
+    return statistics.fmean(r[key] for r in runs)
+
+
+print("| setting | seeds | FID | KID | precision | recall | near-duplicates |")
+print("|---|---|---|---|---|---|---|")
+for name, runs in settings.items():
+    fids = [r["fid"] for r in runs]
+    spread = f" ± {statistics.stdev(fids):.2f}" if len(fids) > 1 else ""
+    print(
+        f"| {name} | {len(runs)} | {statistics.fmean(fids):.2f}{spread} | {mean(runs, 'kid'):.4f} | "
+        f"{mean(runs, 'precision'):.3f} | {mean(runs, 'recall'):.3f} | {mean(runs, 'near_duplicates'):.1%} |"
+    )
+
+
+def but_guidance(flags: dict) -> dict:
+    return {k: v for k, v in flags.items() if k != "cfg_scale"}
+
+
+preset = but_guidance(settings.get("preset", [{"flags": {}}])[0]["flags"])
+guidance = sorted(
+    (runs[0]["flags"]["cfg_scale"], [r["fid"] for r in runs])
+    for runs in settings.values()
+    if but_guidance(runs[0]["flags"]) == preset
+)
+if len(guidance) > 1:
+    scales = [g for g, _ in guidance]
+    fids = [statistics.fmean(f) for _, f in guidance]
+    errors = [statistics.stdev(f) if len(f) > 1 else 0.0 for _, f in guidance]
+    figure, axis = plt.subplots(figsize=(4.5, 3.2), dpi=120)
+    axis.errorbar(scales, fids, yerr=errors, marker="o", capsize=3)
+    axis.set_xlabel("classifier-free guidance scale")
+    axis.set_ylabel("generation FID (747 test images)")
+    axis.grid(alpha=0.3)
+    figure.tight_layout()
+    figure.savefig(out / "fid-vs-guidance.png")
+    print(f"figure: {out / 'fid-vs-guidance.png'}")
+print(json.dumps({name: round(statistics.fmean(r["fid"] for r in runs), 2) for name, runs in settings.items()}))
