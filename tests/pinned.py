@@ -1,5 +1,7 @@
-"""Inputs of the test that pins how the shipped model decodes (tests/data/shipped_decode.json was written by
-`python -m tests.pinned` before the transformer took any new input): synthetic images, so no dataset is needed."""
+"""Inputs of the test that pins how a model without the new inputs decodes: the first shipped model, kept as
+legs/emoji-v1.safetensors when a class-conditional model with the fill hint replaced it (tests/data/shipped_decode.json
+was written by `python -m tests.pinned` before the transformer took any new input): synthetic images, so no dataset
+is needed."""
 
 from __future__ import annotations
 
@@ -12,9 +14,9 @@ import torch
 from maskgit import MaskGIT
 from maskgit.data.masks import benchmark_masks
 from maskgit.decoding.config import DecodeConfig
-from maskgit.experiments.demo import SHIPPED_MODEL
 
 PINNED = Path(__file__).parent / "data" / "shipped_decode.json"
+PINNED_MODEL = Path(__file__).parents[1] / "legs" / "emoji-v1.safetensors"  # unconditional, no fill hint
 # every option spelled out, so that the pin holds whatever the defaults become
 CONFIG = DecodeConfig(
     total_steps=6,
@@ -43,7 +45,7 @@ def pinned_images(count: int = 4, size: int = 64) -> tuple[torch.Tensor, torch.T
 
 
 def pinned_decode() -> dict[str, list]:
-    model = MaskGIT.load(SHIPPED_MODEL).eval()
+    model = MaskGIT.load(PINNED_MODEL).eval()
     images, masks = pinned_images()
     generator = torch.Generator().manual_seed(0)
     result = model.inpaint(images, masks, CONFIG, generator=generator, precision="fp32")
