@@ -3,7 +3,7 @@
 # class-conditional model draws each sample's class as often as in training), scored by `maskgit generate
 # --score emoji`: FID and KID against the 747 emoji test images, precision and recall, near-duplicates of the
 # training images. Then the table (mean and spread over seeds) and the figure of FID against the guidance scale:
-# scripts/generation-table.py. About a minute per setting and seed on 2 CPU cores.
+# scripts/generation-table.py. 2-4 minutes per setting and seed on 2 CPU cores (guidance doubles the passes).
 #   usage: [COUNT=300] [SEEDS="0 100000 200000"] scripts/ablate-generation.sh [MODEL] [OUT]
 set -euo pipefail
 MODEL=${1:-maskgit/weights/emoji.safetensors}
