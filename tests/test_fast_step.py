@@ -11,6 +11,7 @@ import math
 
 import pytest
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from maskgit.config import replace_config
@@ -105,6 +106,36 @@ def test_the_head_at_masked_positions_gives_the_full_heads_loss_and_gradients(dr
         torch.testing.assert_close(fast[name], plain[name], rtol=1e-5, atol=1e-7, msg=name)
     with pytest.raises(Exception, match="masked tokens only"):
         mvtm_loss(logits, batch.targets, batch.token_mask, loss_on="all")
+
+
+@pytest.mark.parametrize("label_smoothing, share", [(0.0, 0.0), (0.1, 0.0), (0.1, 0.3), (0.0, 1.0)])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_the_closed_form_cross_entropy_gives_autograds_loss_and_gradient(label_smoothing, share, dtype):
+    from maskgit.masking.mvtm import codebook_neighbours, soft_target_cross_entropy
+
+    rows, codes, classes = 37, 12, 13  # a 13th (mask) class column, as the lab's head has
+    generator = torch.Generator().manual_seed(0)
+    logits = (torch.randn(rows, classes, generator=generator) * 3).to(dtype)
+    ids = torch.randint(0, codes, (rows,), generator=generator)
+    row_weights = torch.rand(rows, generator=generator)  # whatever reduction follows
+    neighbours = codebook_neighbours(torch.randn(codes, 4, generator=generator), output_classes=classes)
+
+    def plain(x: torch.Tensor) -> torch.Tensor:  # what mvtm_loss computed before: autograd through the formulas
+        x = x.float()
+        loss = F.cross_entropy(x, ids, reduction="none", label_smoothing=label_smoothing)
+        soft = -(neighbours[ids] * x.log_softmax(dim=-1)).sum(dim=-1)
+        return (1 - share) * loss + share * soft
+
+    results = []
+    for loss_fn in (plain, lambda x: soft_target_cross_entropy(x, ids, label_smoothing, neighbours, share)):
+        x = logits.clone().requires_grad_()
+        loss = loss_fn(x)
+        (loss * row_weights).sum().backward()
+        results.append((loss.detach(), x.grad))
+    (plain_loss, plain_grad), (fast_loss, fast_grad) = results
+    assert fast_loss.dtype == torch.float32 and fast_grad.dtype == dtype
+    torch.testing.assert_close(fast_loss, plain_loss, rtol=1e-6, atol=1e-6)
+    torch.testing.assert_close(fast_grad, plain_grad, rtol=1e-5, atol=1e-7)
 
 
 def test_fused_adamw_and_the_foreach_ema_update_as_the_plain_ones():

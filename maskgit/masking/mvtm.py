@@ -112,21 +112,59 @@ def mvtm_loss(
         raise ConfigError("codebook_smoothing needs the codebook's neighbours (codebook_neighbours)")
 
     def per_token_loss(rows: Tensor, ids: Tensor) -> Tensor:  # (R, C), (R,) -> (R,)
-        loss = F.cross_entropy(rows, ids, reduction="none", label_smoothing=label_smoothing)
-        if codebook_smoothing:
-            soft = -(neighbours[ids] * rows.log_softmax(dim=-1)).sum(dim=-1)  # type: ignore[index]
-            loss = (1 - codebook_smoothing) * loss + codebook_smoothing * soft
-        return loss
+        return soft_target_cross_entropy(rows, ids, label_smoothing, neighbours, codebook_smoothing)
 
     if logits.dim() == 2:  # (M, C): the masked rows only
         if loss_on != "masked":
             raise ConfigError("logits of the masked positions only can give the loss on masked tokens only")
-        return per_token_loss(logits.float(), targets[token_mask]).mean()
-    per_token = per_token_loss(logits.float().flatten(0, 1), targets.flatten()).view_as(targets)  # (B, N)
+        return per_token_loss(logits, targets[token_mask]).mean()
+    per_token = per_token_loss(logits.flatten(0, 1), targets.flatten()).view_as(targets)  # (B, N)
     if loss_on == "all":
         return per_token.mean()
     weights = token_mask.float()
     return (per_token * weights).sum() / weights.sum().clamp_min(1.0)
+
+
+def soft_target_cross_entropy(
+    logits: Tensor, ids: Tensor, label_smoothing: float = 0.0, neighbours: Tensor | None = None, share: float = 0.0
+) -> Tensor:
+    """Per-row cross-entropy -sum_c q_c log softmax(logits)_c (float32) against the soft target q of each true id:
+    (1 - share) * [(1 - label_smoothing) * onehot(id) + label_smoothing / C] + share * neighbours[id].
+
+    With share = 0 this is F.cross_entropy(logits, ids, reduction="none", label_smoothing=label_smoothing). The
+    backward is the closed form (softmax - q) * grad in one pass over the (R, C) logits, where autograd through
+    cross_entropy builds and adds three (R, C) tensors (docs/benchmarks.md). logits: (R, C); ids: (R,) int64;
+    neighbours: (K, C) rows for ids < K (codebook_neighbours), needed when share > 0. Returns (R,).
+    """
+    return _SoftTargetCrossEntropy.apply(logits, ids, float(label_smoothing), neighbours, float(share))
+
+
+class _SoftTargetCrossEntropy(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, logits: Tensor, ids: Tensor, smoothing: float, neighbours: Tensor | None, share: float):
+        log_probs = torch.log_softmax(logits.float(), dim=-1)  # (R, C)
+        hard, uniform = (1 - share) * (1 - smoothing), (1 - share) * smoothing / log_probs.shape[-1]
+        loss = -hard * log_probs.gather(1, ids[:, None]).squeeze(1)  # (R,)
+        if uniform:
+            loss = loss - uniform * log_probs.sum(dim=-1)
+        if share:
+            loss = loss - share * (neighbours[ids] * log_probs).sum(dim=-1)  # type: ignore[index]
+        ctx.save_for_backward(log_probs, ids, neighbours if share else None)
+        ctx.weights, ctx.logits_dtype = (hard, uniform, share), logits.dtype
+        return loss
+
+    @staticmethod
+    def backward(ctx, grad: Tensor):  # grad: (R,)
+        log_probs, ids, neighbours = ctx.saved_tensors
+        hard, uniform, share = ctx.weights
+        grad_logits = log_probs.exp()  # the softmax: (R, C)
+        if uniform:
+            grad_logits.sub_(uniform)
+        grad_logits.scatter_add_(1, ids[:, None], grad_logits.new_full((len(ids), 1), -hard))
+        if share:
+            grad_logits.sub_(share * neighbours[ids])
+        grad_logits.mul_(grad[:, None])
+        return grad_logits.to(ctx.logits_dtype), None, None, None, None
 
 
 @torch.no_grad()

@@ -167,8 +167,8 @@ class BidirectionalTransformer(nn.Module):
             x = block(x)
         x = x[:, -self.config.num_tokens :]  # drop the class position: (B, N, D)
         bias = self.output_bias  # (N, C)
-        if at is not None:
-            x, bias = x[at], bias.expand(tokens.shape[0], -1, -1)[at]  # (M, D), (M, C)
+        if at is not None:  # the bias rows by position: its gradient is (N, C), not a (B, N, C) scatter
+            x, bias = x[at], bias[at.nonzero(as_tuple=True)[1]]  # (M, D), (M, C)
         h = self.token_predictor(self.final_norm(x))
         weight = self.token_embedding.weight[: self.config.output_classes]  # (C, D)
         return h @ weight.t() + bias  # (B, N, C) or (M, C)
