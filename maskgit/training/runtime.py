@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import ctypes
 import os
 import random
+import sys
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 
@@ -67,10 +69,29 @@ def start_runtime(device: str = "auto") -> Runtime:
     device_ = torch.device("cuda", local_rank) if cuda else torch.device("cpu")
     if cuda:
         torch.cuda.set_device(device_)
+    else:
+        keep_freed_memory()
     if world > 1 and not dist.is_initialized():
         dist.init_process_group(backend="nccl" if cuda else "gloo")
     rank = dist.get_rank() if dist.is_initialized() else 0
     return Runtime(rank=rank, world_size=world, device=device_)
+
+
+def keep_freed_memory() -> bool:
+    """Ask glibc's malloc to serve blocks up to 32 MB (its cap) from the heap and never to give the heap back, so
+    that the big temporaries of a CPU training step reuse pages already mapped instead of faulting in fresh ones
+    every step (torch's CPU allocator is malloc). Measured on the stage-2 step of the emoji preset: minor page
+    faults 21,000 -> 8,500 a step, the step about 4% faster (docs/benchmarks.md). True when set; False where the C
+    library is not glibc (macOS, musl), which changes nothing else."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):
+        return False
+    m_trim_threshold, m_mmap_threshold = -1, -3  # <malloc.h>
+    return bool(mallopt(m_mmap_threshold, 32 << 20)) and bool(mallopt(m_trim_threshold, 1 << 30))
 
 
 def stop_runtime() -> None:
