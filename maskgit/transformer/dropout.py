@@ -28,14 +28,16 @@ def dropped_positions(n: int, p: float, *, device: torch.device | str = "cpu") -
     log_keep = math.log1p(-p)
     expected = n * p
     chunk = int(expected + 6.0 * math.sqrt(expected * (1.0 - p))) + 16  # enough gaps to pass n nearly always
+    exact = torch.float64 if n > 2**24 else torch.float32  # cumulative sums stay exact integers below 2**24
     parts, last = [], -1.0  # last: the previous dropped position
     while last < n - 1:
-        u = torch.rand(chunk, dtype=torch.float64, device=device)  # [0, 1)
-        gaps = torch.floor(torch.log1p(-u) / log_keep) + 1.0  # Geometric(p) on {1, 2, ...}: inverse CDF
-        positions = gaps.cumsum(0) + last  # exact: float64 holds integers up to 2**53
+        # float32 uniforms (24 random bits, as torch's own float Bernoulli draws), in place: 2x faster than float64
+        gaps = torch.rand(chunk, device=device)  # [0, 1)
+        gaps.neg_().log1p_().mul_(1.0 / log_keep).floor_().add_(1.0)  # Geometric(p) on {1, 2, ...}: inverse CDF
+        positions = gaps.cumsum(0, dtype=exact).add_(last)
         parts.append(positions)
         last = float(positions[-1])
-    positions = torch.cat(parts)
+    positions = torch.cat(parts) if len(parts) > 1 else parts[0]
     return positions[: int(torch.searchsorted(positions, float(n)))].long()  # ascending: those below n
 
 
