@@ -17,6 +17,7 @@ from typing import NoReturn
 from maskgit import __version__
 from maskgit.cli import app, data, evaluate, experiments, infer, models, train
 from maskgit.errors import MaskGitError
+from maskgit.training.runtime import keep_freed_memory
 
 TASKS = (models, train, infer, evaluate, experiments, data, app)  # the order of `maskgit --help`
 
@@ -47,6 +48,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = build_parser().parse_args(argv)
     except SystemExit as exit_:  # --help, --version, or a usage error (one line, OneLineParser)
         return int(exit_.code or 0)
+    keep_freed_memory()  # every command's big CPU temporaries reuse mapped pages (FID features: ~7% faster)
     try:
         with warnings.catch_warnings():
             warnings.showwarning = one_line_warning
