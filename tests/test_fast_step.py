@@ -50,6 +50,15 @@ def test_dropped_positions_are_bernoulli_trials():
     assert abs(halves[0] - halves[1]) < 0.005
 
 
+def test_dropped_positions_stay_exact_integers_past_float32s_range():
+    n, p = 2**24 + 200_000, 0.01  # beyond 2**24 a float32 running sum would round positions to even numbers
+    torch.manual_seed(0)
+    positions = dropped_positions(n, p)
+    assert bool((positions[1:] > positions[:-1]).all()) and int(positions[-1]) < n
+    high = positions[positions > 2**24]
+    assert len(high) > 1000 and {0, 1} <= set((high % 2).tolist())  # odd positions up there too
+
+
 def test_dropped_positions_edge_cases():
     assert len(dropped_positions(100, 0.0)) == 0 and len(dropped_positions(0, 0.5)) == 0
     assert dropped_positions(5, 1.0).tolist() == [0, 1, 2, 3, 4]
