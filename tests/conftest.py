@@ -6,6 +6,19 @@ from PIL import Image
 from maskgit import VQGAN, MaskGIT, TokenizerConfig, save_checkpoint
 
 
+def untouched(missing, reach: int = 3) -> np.ndarray:
+    """Known pixels more than `reach` pixels (in rows or columns) from every missing one: those that compositing
+    with the default blend (sigma 1 px, a kernel of radius 3) must leave exactly as they were. missing (..., H, W)."""
+    missing = np.asarray(missing, bool)
+    padded = np.pad(missing, [(0, 0)] * (missing.ndim - 2) + [(reach, reach)] * 2)
+    h, w = missing.shape[-2:]
+    near = np.zeros_like(missing)
+    for dy in range(2 * reach + 1):
+        for dx in range(2 * reach + 1):
+            near |= padded[..., dy : dy + h, dx : dx + w]
+    return ~near
+
+
 @pytest.fixture(autouse=True)
 def _seed():
     torch.manual_seed(0)

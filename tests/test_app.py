@@ -1,11 +1,14 @@
 """What the inpainting page does (maskgit.app.actions), without a browser; tests/test_app_browser.py drives the page."""
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 from PIL import Image
 
 from maskgit import DecodeConfig, InputError
 from maskgit.app import actions
+from tests.conftest import untouched
 
 RESOLUTION = 16  # the tiny preset
 
@@ -75,7 +78,10 @@ def test_inpainting_keeps_the_known_pixels_and_shows_every_step(tiny_model):
     mask[4:10, 2:7] = True
     config = DecodeConfig(total_steps=3)
     done = actions.inpaint(tiny_model, image, mask, config, seed=1)
-    assert np.array_equal(done.result[~mask], image[~mask])
+    far = untouched(mask)
+    assert np.array_equal(done.result[far], image[far])  # known pixels beyond the blend's reach are the input's
+    pasted = actions.inpaint(tiny_model, image, mask, replace(config, blend=0.0), seed=1)
+    assert np.array_equal(pasted.result[~mask], image[~mask])  # blend 0 keeps every known pixel
     assert done.telea.shape == image.shape and np.array_equal(done.telea[~mask], image[~mask])
     assert len(done.steps) == 3 and done.unknown_tokens == 4  # the hole touches 2 x 2 of the 4x4 tokens
     assert done.steps[-1].caption == "step 3/3: 0/4 masked"

@@ -6,6 +6,7 @@ import torch
 from maskgit import ConfigError, DecodeConfig, InputError, MaskGIT, decode_tokens, gamma, per_image_generators
 from maskgit.decoding import KNOWN_CONFIDENCE, guided_logits, pixel_mask_to_token_mask
 from maskgit.decoding.fill import FILLS, fill_missing
+from tests.conftest import untouched
 
 MASK_ID = 32  # tiny preset: 32 codes, so the mask token id is 32
 
@@ -173,8 +174,11 @@ def test_inpaint_keeps_known_pixels_and_reports_the_masks(tiny_model, images):
     pixel_mask[3] = False  # an image with nothing to fill
     result = tiny_model.inpaint(images, pixel_mask, DecodeConfig(total_steps=4), return_trace=True)
     assert result.images.shape == images.shape
+    far = torch.from_numpy(untouched(pixel_mask.numpy()))[:, None].expand_as(images)
+    assert torch.equal(result.images[far], images[far])  # composited: known pixels beyond the blend are the input's
+    pasted = tiny_model.inpaint(images, pixel_mask, DecodeConfig(total_steps=4, blend=0.0))
     keep = ~pixel_mask[:, None].expand_as(images)
-    assert torch.equal(result.images[keep], images[keep])  # composited: known pixels are the input's
+    assert torch.equal(pasted.images[keep], images[keep])  # blend 0: every known pixel is the input's
     missing = ~keep
     assert torch.equal(result.images[missing], result.reconstruction[missing])
     assert result.token_mask.shape == (4, 4, 4) and result.token_mask[3].sum() == 0

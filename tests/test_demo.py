@@ -5,7 +5,7 @@ import json
 import pytest
 import torch
 
-from maskgit import MaskGIT
+from maskgit import DecodeConfig, MaskGIT
 from maskgit.cli import main
 from maskgit.evaluation import inception
 from maskgit.experiments.demo import QUICK_IMAGES, SHIPPED_MODEL, run_demo
@@ -36,6 +36,7 @@ def test_the_demo_inpaints_scores_and_reports_end_to_end(setup, tiny_model):
     # the two benchmarks mask differently, so they score differently
     assert summary["benchmarks"]["strokes"]["scores"] != summary["benchmarks"]["large"]["scores"]
     assert summary["model"] == "model.safetensors" and summary["settings"]["confidence"] == "greedy"
+    assert summary["settings"]["blend"] == DecodeConfig().blend  # the compositing the figures were made with
     page = result.report.read_text()
     assert page.index("Summary") < page.index("strokes_comparison") < page.index("large_comparison")
     assert str(setup) not in page and "{" not in page.partition("<body>")[2]  # no local paths, no JSON dump

@@ -10,7 +10,8 @@ import torch
 from maskgit import ConfigError, DecodeConfig, decode_tokens
 from maskgit.cli import main
 from maskgit.decoding.token_mask import blurred, composite, grow_token_mask
-from maskgit.experiments.sweep import SweepConfig
+from maskgit.errors import InputError
+from maskgit.experiments.sweep import Sweep, SweepConfig
 from tests.test_decoding import random_problem
 from tests.test_evaluation import save_folder
 
@@ -86,10 +87,15 @@ def test_editing_options_are_checked_and_reach_the_command_line(model_file, tmp_
     assert "--grow" in capsys.readouterr().err
 
 
-def test_a_sweep_folder_written_before_the_editing_options_resumes(tmp_path):
-    config = SweepConfig(model="m.safetensors")
-    old = {k: v for k, v in config.identity().items() if k not in ("refine_steps", "grow", "blend")}
-    defaults = SweepConfig(model="").identity()
-    assert all(old.get(k, defaults[k]) == v for k, v in config.identity().items())
-    assert config.decode_config(8, "cosine") == DecodeConfig(total_steps=8, schedule="cosine")
-    assert json.loads(json.dumps(config.identity()))["grow"] == 0
+def test_a_sweep_folder_written_before_the_editing_options_resumes_only_as_it_decoded(tiny_model, tmp_path):
+    """Folders from before grow, blend and refine_steps decoded without them (pasted, decoded once): they resume
+    with those settings off, and refuse the defaults that now blend."""
+    pasted = SweepConfig(model="", blend=0.0)
+    old = {k: v for k, v in pasted.identity().items() if k not in ("refine_steps", "grow", "blend")}
+    (tmp_path / "old").mkdir()
+    (tmp_path / "old" / "sweep.json").write_text(json.dumps({"identity": {**old, "model": None}}))
+    Sweep(pasted, tmp_path / "old", model=tiny_model, progress=False, log=lambda _: None)  # resumes
+    with pytest.raises(InputError, match="other blend"):
+        Sweep(SweepConfig(model=""), tmp_path / "old", model=tiny_model, progress=False, log=lambda _: None)
+    assert SweepConfig(model="").decode_config(8, "cosine") == DecodeConfig(total_steps=8, schedule="cosine")
+    assert DecodeConfig().blend == 1.0 and DecodeConfig.preset("seeds").blend == 0.0  # the seeds pasted

@@ -95,12 +95,14 @@ def test_the_editing_experiment_decodes_each_option_against_the_default(setup, t
     monkeypatch.setattr("maskgit.experiments.replications.InceptionFeatures", lambda device: inception)
     config = ExperimentConfig("editing", model=str(model), data=f"folder:{setup / 'images'}", seeds=1, batch_size=4)
     result = run_experiment(config, setup / "editing", progress=False, log=lambda _: None)
-    assert [s.arm for s in result.spreads] == ["default", "grow 1", "blend 1", "refine 2", "all three"]
-    saved = json.loads((setup / "editing" / "sweeps" / "all-three-seed0" / "sweep.json").read_text())["config"]
-    assert (saved["grow"], saved["blend"], saved["refine_steps"]) == (1, 1.0, 2)
-    default, blended = result.spreads[0], result.spreads[2]
-    assert blended.masked_psnr == default.masked_psnr  # blending changes only known pixels beside the holes
-    assert blended.fid != default.fid
+    assert [s.arm for s in result.spreads] == ["default", "paste", "grow 1", "refine 2", "grow 1 + refine 2"]
+    saved = json.loads((setup / "editing" / "sweeps" / "grow-1-+-refine-2-seed0" / "sweep.json").read_text())["config"]
+    assert (saved["grow"], saved["blend"], saved["refine_steps"]) == (1, 1.0, 2)  # the default blend kept
+    pasted = json.loads((setup / "editing" / "sweeps" / "paste-seed0" / "sweep.json").read_text())["config"]
+    assert pasted["blend"] == 0.0
+    default, paste = result.spreads[0], result.spreads[1]
+    assert paste.masked_psnr == default.masked_psnr  # blending changes only known pixels beside the holes
+    assert paste.fid != default.fid
 
 
 def test_experiment_errors_are_one_line(tmp_path, capsys):

@@ -124,7 +124,7 @@ class Frame:
 class Inpainted:
     image: np.ndarray  # uint8 (R, R, C) the input
     mask: np.ndarray  # (R, R) bool, True = missing
-    result: np.ndarray  # uint8 (R, R, C): known pixels from the input, the rest decoded
+    result: np.ndarray  # uint8 (R, R, C): the rest decoded, known pixels the input's (blended beside the hole)
     telea: np.ndarray  # uint8 (R, R, C): OpenCV Telea on the same hole
     unknown_tokens: int  # tokens whose patch has missing pixels: what the transformer decodes
     steps: list[Frame]
@@ -148,21 +148,20 @@ def inpaint(
     model: MaskGIT, image: np.ndarray, mask: np.ndarray, config: DecodeConfig, *, seed: int = 0, precision: str = "auto"
 ) -> Inpainted:
     """Inpaint one image along the library's one path (InpaintingSet: tokenize_known -> decode_tokens -> render),
-    keeping every step; each step's picture takes the known pixels from the input, as the result does."""
+    keeping every step; each step's picture is composited with the input as the result is."""
     if not mask.any():
         raise InputError("nothing is missing: draw a mask with the brush, or pick one under 'Mask'")
     started = time.perf_counter()
     images = InpaintingSet(model, image[None], mask[None], batch_size=1)
     decoded = images.decode(config, seed=seed, trace_indices=[0], precision=precision)
     trace = decoded.trace
-    steps = np.where(mask[None, :, :, None], trace.predictions[0], image[None])  # composited, as the result
     return Inpainted(
         image=image,
         mask=mask,
         result=decoded.by_sweet_spot[config.steps_to_run].images[0],
         telea=opencv_inpaint(image[None], mask[None], "telea")[0],
         unknown_tokens=int(trace.initial_mask[0].sum()),
-        steps=step_frames(trace.token_masks[0], trace.initial_mask[0], steps),
+        steps=step_frames(trace.token_masks[0], trace.initial_mask[0], trace.composited[0]),
         seconds=time.perf_counter() - started,
     )
 

@@ -50,7 +50,8 @@ class DecodeConfig:
         MaskGIT editing recipe grows its token mask; 0: only tokens with missing pixels).
     blend: the decoded image blended in through the pixel mask blurred by a Gaussian of this sigma (pixels),
         so known pixels next to a hole shade into the fill (missing pixels are always the decoder's);
-        0 pastes the decoded pixels into the holes.
+        0 pastes the decoded pixels into the holes (the seeds'). Sigma 1 measured better than pasting on both
+        emoji benchmarks (MODEL_CARD.md, "Decoding for inpainting").
     """
 
     total_steps: int = 4
@@ -63,7 +64,7 @@ class DecodeConfig:
     order: TokenOrder = "confidence"
     refine_steps: int = 0
     grow: int = 0
-    blend: float = 0.0
+    blend: float = 1.0
 
     def __post_init__(self) -> None:
         renamed = RENAMED_RULES.get(self.confidence) if isinstance(self.confidence, str) else None
@@ -104,6 +105,6 @@ DECODE_PRESETS = {
     "inpaint": DecodeConfig(),  # the best measured on both emoji inpainting benchmarks (MODEL_CARD.md)
     "generate": DecodeConfig(total_steps=12, schedule="cosine", choice_temperature=3.0, confidence="sampled"),
     "seeds": DecodeConfig(
-        total_steps=20, schedule="cosine", choice_temperature=4.5, confidence="noisy-probs"
-    ),  # the lab's
+        total_steps=20, schedule="cosine", choice_temperature=4.5, confidence="noisy-probs", blend=0.0
+    ),  # the lab's: decoded pixels pasted into the holes
 }

@@ -129,6 +129,7 @@ def demo_summary(rows: dict[str, list[ResultRow]], model: Path, seconds: float) 
         "steps": d.total_steps,
         "confidence": d.confidence,
         "temperature": d.choice_temperature,
+        "blend": d.blend,
         "fill": DEFAULT_FILL,
         "seed": 0,
     }

@@ -40,6 +40,8 @@ class Trace:
     token_masks: np.ndarray  # bool (K, S, h, w): still masked after each step
     predictions: np.ndarray  # uint8 (K, S, H, W, C): each step's predicted tokens, decoded (not composited)
     initial_mask: np.ndarray  # bool (K, h, w): unknown before the first step
+    composited: np.ndarray | None = None  # uint8 (K, S, H, W, C): predictions composited as the result is
+    # (None in traces saved before it was kept)
 
 
 @dataclass
@@ -119,7 +121,7 @@ class InpaintingSet:
         run = replace(config, sweet_spot=spots[-1])
         want_trace = set(trace_indices or [])
         out: dict[int, dict[str, list[np.ndarray]]] = {s: {"images": [], "recon": [], "remaining": []} for s in spots}
-        fractions, trace_masks, trace_images = [], [], []
+        fractions, trace_masks, trace_images, trace_composited = [], [], [], []
         started = time.perf_counter()
         starts = range(0, len(self), self.batch_size)
         label = progress if isinstance(progress, str) else "inpainting"
@@ -150,7 +152,13 @@ class InpaintingSet:
             for i in sorted(want_trace & set(range(start, stop))):
                 b = i - start
                 trace_masks.append(torch.stack([s.token_mask[b] for s in result.trace]))
-                trace_images.append(to_uint8(self.model.trace_images(result.trace, b).cpu()))
+                steps = torch.stack([s.predicted[b] for s in result.trace])  # (S, N)
+                repeat = (len(steps), *[-1] * (x.dim() - 1))
+                composited, decoded = self.model.render(
+                    steps, x[b : b + 1].expand(repeat), missing[b : b + 1].expand(len(steps), -1, -1), blend=run.blend
+                )
+                trace_images.append(to_uint8(decoded.cpu()))
+                trace_composited.append(to_uint8(composited.cpu()))
         by_spot = {
             s: Decoded(np.concatenate(v["images"]), np.concatenate(v["recon"]), np.concatenate(v["remaining"]))
             for s, v in out.items()
@@ -164,6 +172,7 @@ class InpaintingSet:
                 token_masks=torch.stack(trace_masks).view(len(indices), -1, grid, grid).numpy(),
                 predictions=np.stack(trace_images),
                 initial_mask=self.token_mask[indices].view(len(indices), grid, grid).cpu().numpy(),
+                composited=np.stack(trace_composited),
             )
         seconds = time.perf_counter() - started
         return SetResult(by_spot, np.concatenate(fractions).mean(axis=0), trace, seconds)

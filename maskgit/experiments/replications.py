@@ -158,10 +158,10 @@ def editing_study(config: ExperimentConfig, out: Path, device: torch.device, log
     model, rule = Path(config.model), OUR_RULE
     variants = [
         ("default", rule),
+        ("paste", replace(rule, blend=0.0)),
         ("grow 1", replace(rule, grow=1)),
-        ("blend 1", replace(rule, blend=1.0)),
         ("refine 2", replace(rule, refine_steps=2)),
-        ("all three", replace(rule, grow=1, blend=1.0, refine_steps=2)),
+        ("grow 1 + refine 2", replace(rule, grow=1, refine_steps=2)),
     ]
     return Study(
         arms=[Arm(name, name.replace(" ", "-"), model, variant) for name, variant in variants],
@@ -169,10 +169,11 @@ def editing_study(config: ExperimentConfig, out: Path, device: torch.device, log
         step_pairs=[(rule.total_steps, rule.total_steps)],
         title="Decoding and compositing for inpainting (issue 21)",
         about=(
-            f"maskgit's default rule ({rule_text(rule)}, {rule.schedule}, T = {rule.total_steps}) against: the token "
-            "mask grown by one ring of neighbours (**grow 1**, the official MaskGIT editing recipe), the fill "
-            "blended in through the pixel mask blurred with sigma = 1 pixel (**blend 1**), two passes that decode "
-            "the least confident quarter again (**refine 2**), and all three."
+            f"maskgit's default rule ({rule_text(rule)}, {rule.schedule}, T = {rule.total_steps}, the fill blended "
+            f"in through the pixel mask blurred with sigma = {rule.blend:g} pixel) against: the decoded pixels pasted "
+            "into the holes (**paste**, blend 0), the token mask grown by one ring of neighbours (**grow 1**, the "
+            "official MaskGIT editing recipe), two passes that decode the least confident quarter again "
+            "(**refine 2**), and both."
         ),
         seeds_say="The seeds pasted the decoded pixels into the holes and decoded each token once.",
         bars=True,

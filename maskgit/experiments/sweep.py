@@ -31,6 +31,10 @@ from maskgit.pipeline import MaskGIT
 SAMPLE_COUNT, TRACE_COUNT = 8, 4
 
 
+# the editing options were added after the first sweep folders were written, which decoded without them
+BEFORE_THEY_EXISTED = {"refine_steps": 0, "grow": 0, "blend": 0.0}
+
+
 @dataclass
 class SweepConfig:
     model: str
@@ -143,8 +147,9 @@ class Sweep:
         settings = self.folder.settings
         if settings.is_file():
             saved = json.loads(settings.read_text()).get("identity", {})
-            defaults = SweepConfig(model="").identity()  # a setting added since the folder was written: its default
-            changed = [k for k in self.identity if saved.get(k, defaults.get(k)) != self.identity[k]]
+            # a setting added since the folder was written: the value decoding had before it existed
+            before = {**SweepConfig(model="").identity(), **BEFORE_THEY_EXISTED}
+            changed = [k for k in self.identity if saved.get(k, before.get(k)) != self.identity[k]]
             if changed:
                 raise InputError(
                     f"{self.out} holds a sweep with other {', '.join(changed)}: choose a new --out "
