@@ -4,12 +4,14 @@
 # --score emoji`: FID and KID against the 747 emoji test images, precision and recall, near-duplicates of the
 # training images. Then the table (mean and spread over seeds) and the figure of FID against the guidance scale:
 # scripts/generation-table.py. 2-4 minutes per setting and seed on 2 CPU cores (guidance doubles the passes).
-#   usage: [COUNT=300] [SEEDS="0 100000 200000"] scripts/ablate-generation.sh [MODEL] [OUT]
+#   usage: [COUNT=300] [SEEDS="0 100000 200000"] [ONLY="preset cfg3"] scripts/ablate-generation.sh [MODEL] [OUT]
+# (ONLY: run just these settings by name; the table still reads every finished folder)
 set -euo pipefail
 MODEL=${1:-maskgit/weights/emoji.safetensors}
 OUT=${2:-runs/ablate-generation}
 COUNT=${COUNT:-300}
 SEEDS=${SEEDS:-0}
+ONLY=${ONLY:-}
 mkdir -p "$OUT"
 # name | flags over the generate preset (sampled choices, t0 = 3, cosine, T = 12, guidance 1)
 SETTINGS=(
@@ -26,6 +28,7 @@ SETTINGS=(
 for setting in "${SETTINGS[@]}"; do
   name=${setting%%|*}
   flags=${setting#*|}
+  [ -n "$ONLY" ] && [[ " $ONLY " != *" $name "* ]] && continue
   for seed in $SEEDS; do
     folder="$OUT/$name-seed$seed"
     [ -f "$folder/scores.json" ] && continue
