@@ -153,10 +153,8 @@ class InpaintingSet:
                 b = i - start
                 trace_masks.append(torch.stack([s.token_mask[b] for s in result.trace]))
                 steps = torch.stack([s.predicted[b] for s in result.trace])  # (S, N)
-                repeat = (len(steps), *[-1] * (x.dim() - 1))
-                composited, decoded = self.model.render(
-                    steps, x[b : b + 1].expand(repeat), missing[b : b + 1].expand(len(steps), -1, -1), blend=run.blend
-                )
+                image, hole = x[b : b + 1].expand(len(steps), -1, -1, -1), missing[b : b + 1].expand(len(steps), -1, -1)
+                composited, decoded = self.model.render(steps, image, hole, blend=run.blend)  # (S, C, H, W) each
                 trace_images.append(to_uint8(decoded.cpu()))
                 trace_composited.append(to_uint8(composited.cpu()))
         by_spot = {
