@@ -13,7 +13,7 @@ COUNT=${COUNT:-300}
 SEEDS=${SEEDS:-0}
 ONLY=${ONLY:-}
 mkdir -p "$OUT"
-# name | flags over the generate preset (sampled choices, t0 = 3, cosine, T = 12, guidance 1)
+# name | flags over the generate preset (sampled choices, t0 = 3, cosine, T = 12, guidance 1, sample temperature 1)
 SETTINGS=(
   "preset|"
   "cfg2|--cfg-scale 2"
@@ -24,6 +24,9 @@ SETTINGS=(
   "cfg3-t1|--cfg-scale 3 --temperature 1"
   "cfg3-greedy|--cfg-scale 3 --confidence greedy --temperature 4.5"
   "cfg3-T24|--cfg-scale 3 --steps 24"
+  "s0.8|--sample-temperature 0.8"
+  "cfg3-s0.8|--cfg-scale 3 --sample-temperature 0.8"
+  "cfg3-s0.6|--cfg-scale 3 --sample-temperature 0.6"
 )
 for setting in "${SETTINGS[@]}"; do
   name=${setting%%|*}

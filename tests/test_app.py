@@ -115,6 +115,18 @@ def test_the_page_inpaints_the_chosen_mask_plus_what_is_drawn():
     assert (shown[:, :128, 0] > 0).all() and (shown[:, 128:] == 0).all()  # the chosen mask is tinted red
 
 
+def test_the_page_decodes_with_its_presets_fields_that_it_has_no_control_for(monkeypatch):
+    pytest.importorskip("gradio")
+    from maskgit.app import page
+    from maskgit.decoding import config
+
+    generate = replace(config.DECODE_PRESETS["generate"], sample_temperature=0.7, cfg_schedule="linear")
+    monkeypatch.setitem(config.DECODE_PRESETS, "generate", generate)
+    chosen = page.decode_config("generate", "linear", 6, 0, 2.0, "sampled", 3.0)
+    assert chosen == replace(generate, schedule="linear", total_steps=6, choice_temperature=2.0, cfg_scale=3.0)
+    assert page.decode_config("inpaint", "square", 4, 0, 4.5, "greedy") == DecodeConfig()
+
+
 def test_without_gradio_the_command_says_how_to_install_it(monkeypatch, capsys):
     import sys
 

@@ -292,6 +292,25 @@ def test_one_decoding_step_fixes_the_most_confident_argmax_choices_and_remasks_t
     assert step.token_mask.tolist() == [[False, False, True, False]]
 
 
+def test_the_sampled_rule_draws_from_the_softmax_at_its_sample_temperature():
+    from maskgit.decoding.parallel_decode import choose_tokens
+
+    # 4,000 positions with the same logits: p = softmax([2, 1, 0]) = (0.665, 0.245, 0.090)
+    logits = torch.tensor([2.0, 1.0, 0.0]).expand(4000, 3).contiguous()
+    rows = torch.tensor([4000])
+
+    def shares(sample_temperature: float) -> torch.Tensor:
+        generator = torch.Generator().manual_seed(0)
+        chosen, confidence = choose_tokens(logits, 0.0, "sampled", rows, generator, sample_temperature)
+        # the confidence stays the model's own log p(chosen), whatever the draw's temperature
+        assert torch.allclose(confidence, torch.log_softmax(logits, -1).gather(1, chosen[:, None]).squeeze(1))
+        return torch.bincount(chosen, minlength=3) / 4000.0
+
+    assert torch.allclose(shares(1.0), torch.softmax(logits[0], 0), atol=0.02)
+    assert torch.allclose(shares(0.5), torch.softmax(logits[0] / 0.5, 0), atol=0.02)  # (0.867, 0.117, 0.016)
+    assert shares(0.01).tolist() == [1.0, 0.0, 0.0]  # a cold draw is the argmax
+
+
 def test_mask_lowest_marks_exactly_the_k_lowest_scores_of_each_row():
     from maskgit.masking.mvtm import mask_lowest
 

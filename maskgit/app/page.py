@@ -19,7 +19,7 @@ import functools
 import shutil
 import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import gradio as gr
@@ -60,9 +60,13 @@ def shown(fn: Callable) -> Callable:
     return wrapper
 
 
-def decode_config(schedule: str, steps: float, sweet_spot: float, temperature: float, rule: str, cfg=1.0):
-    """The decoding controls as a DecodeConfig (sweet spot 0 means T; its checks raise ConfigError)."""
-    return DecodeConfig(
+def decode_config(
+    preset: str, schedule: str, steps: float, sweet_spot: float, temperature: float, rule: str, cfg=1.0
+) -> DecodeConfig:
+    """The decoding controls over the named preset's other fields (sweet spot 0 means T; its checks raise
+    ConfigError), so the page decodes as the command line does."""
+    return replace(
+        DecodeConfig.preset(preset),
         total_steps=int(steps),
         sweet_spot=int(sweet_spot) or None,
         schedule=schedule,
@@ -221,7 +225,7 @@ def build_page(setup: PageSetup) -> gr.Blocks:
         def do_inpaint(
             image, value, choice, index, schedule, steps, sweet, temperature, rule, seed_value, progress=gr.Progress()
         ):
-            config = decode_config(schedule, steps, sweet, temperature, rule)
+            config = decode_config("inpaint", schedule, steps, sweet, temperature, rule)
             mask = actions.page_mask(choice, int(index or 0), (value or {}).get("layers") or [], c.resolution)
             progress(0.0, desc=f"decoding, {config.steps_to_run} steps")
             done = actions.inpaint(model, image, mask, config, seed=int(seed_value or 0), precision=setup.precision)
@@ -281,7 +285,7 @@ def build_page(setup: PageSetup) -> gr.Blocks:
         def do_generate(
             n, klass, schedule, steps, sweet, temperature, rule, guidance, seed_value, progress=gr.Progress()
         ):
-            config = decode_config(schedule, steps, sweet, temperature, rule, guidance)
+            config = decode_config("generate", schedule, steps, sweet, temperature, rule, guidance)
             progress(0.0, desc=f"generating {int(n)} samples, {config.steps_to_run} steps")
             chosen = None if klass is None or int(klass) < 0 else int(klass)
             images, frames = actions.generate(

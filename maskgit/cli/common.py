@@ -46,8 +46,11 @@ def pick_device(device: str | None) -> torch.device:
     return picked
 
 
-def at_least(minimum: float, kind: type = int, maximum: float = math.inf) -> Callable[[str], float]:
-    """An argparse type: a number of `kind` (int or float) that is finite, at least `minimum`, at most `maximum`."""
+def at_least(
+    minimum: float, kind: type = int, maximum: float = math.inf, *, strict: bool = False
+) -> Callable[[str], float]:
+    """An argparse type: a number of `kind` (int or float) that is finite, at least `minimum` (above it when
+    `strict`), at most `maximum`."""
 
     def parse(text: str) -> float:
         try:
@@ -58,8 +61,8 @@ def at_least(minimum: float, kind: type = int, maximum: float = math.inf) -> Cal
             ) from None
         if not math.isfinite(value):
             raise argparse.ArgumentTypeError(f"must be a finite number, got {text}")
-        if value < minimum:
-            raise argparse.ArgumentTypeError(f"must be at least {minimum}, got {text}")
+        if value < minimum or (strict and value == minimum):
+            raise argparse.ArgumentTypeError(f"must be {'above' if strict else 'at least'} {minimum}, got {text}")
         if value > maximum:
             raise argparse.ArgumentTypeError(f"must be at most {maximum}, got {text}")
         return value
@@ -72,6 +75,7 @@ COUNT = at_least(1)  # counts of images, steps, batch sizes
 INDEX = at_least(0)  # limits (0: all), ids
 SEED = at_least(0, maximum=2**63 - 1)  # image i takes seed + i, which must stay below torch's 2**64
 NON_NEGATIVE = at_least(0.0, float)  # temperatures, scales
+POSITIVE = at_least(0.0, float, strict=True)  # divisors: the sampled rule's softmax temperature
 
 
 def int_list(text: str) -> list[int]:
@@ -94,6 +98,7 @@ def decode_config(args: argparse.Namespace) -> DecodeConfig:
         "schedule": args.schedule,
         "choice_temperature": args.temperature,
         "confidence": args.confidence,
+        "sample_temperature": args.sample_temperature,
         "cfg_scale": getattr(args, "cfg_scale", None),
         "cfg_schedule": getattr(args, "cfg_schedule", None),
         "order": args.order,
@@ -118,6 +123,12 @@ def decoding_arguments(p: argparse.ArgumentParser, preset: str) -> None:
     p.add_argument("--sweet-spot", type=COUNT, default=None, help="stop after S <= T steps (default T)")
     p.add_argument("--temperature", type=NON_NEGATIVE, help=f"choice temperature t0 ({preset}: {d.choice_temperature})")
     p.add_argument("--confidence", choices=CONFIDENCE_RULES, help=f"confidence rule, README ({preset}: {d.confidence})")
+    p.add_argument(
+        "--sample-temperature",
+        type=POSITIVE,
+        help=f"softmax temperature of the sampled rule's draw; below 1 favours likelier codes "
+        f"({preset}: {d.sample_temperature})",
+    )
     p.add_argument(
         "--order",
         choices=TOKEN_ORDERS,

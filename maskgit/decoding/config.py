@@ -36,6 +36,9 @@ class DecodeConfig:
         "sampled": chosen ~ softmax(logits), confidence as in "greedy" (google-research/maskgit's rule);
         "noisy-probs": chosen = argmax(p + temperature * g) over the codebook with a Gumbel draw g per
         code, confidence = p(chosen) + temperature * g(chosen) (the seeds' rule).
+    sample_temperature: the "sampled" rule draws from softmax(logits / sample_temperature): below 1 it favours
+        the likelier codes (sharper, less varied images), 1 is the model's own distribution (MaskGIT's; the
+        softmax temperature of MUSE's and Halton-MaskGIT's samplers). The confidence is still the model's log p.
     cfg_scale: classifier-free guidance for class-conditional models; logits = u + cfg_scale * (c - u),
         so 1.0 is plain conditional decoding.
     cfg_schedule: "constant" (cfg_scale at every step) or "linear" (from 1 at the first step up to cfg_scale
@@ -59,6 +62,7 @@ class DecodeConfig:
     schedule: str = "square"
     choice_temperature: float = 4.5
     confidence: ConfidenceRule = "greedy"
+    sample_temperature: float = 1.0
     cfg_scale: float = 1.0
     cfg_schedule: GuidanceSchedule = "constant"
     order: TokenOrder = "confidence"
@@ -85,6 +89,7 @@ class DecodeConfig:
         for name in ("refine_steps", "grow", "blend"):
             require(getattr(self, name) >= 0, f"{name} must be at least 0, got {getattr(self, name)}")
         require(self.choice_temperature >= 0, f"choice_temperature must be >= 0, got {self.choice_temperature}")
+        require(self.sample_temperature > 0, f"sample_temperature must be > 0, got {self.sample_temperature}")
         require(
             self.confidence in CONFIDENCE_RULES,
             f"confidence must be one of {', '.join(CONFIDENCE_RULES)}, got {self.confidence!r}",

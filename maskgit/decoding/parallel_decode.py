@@ -84,7 +84,12 @@ def _gumbel(rows: Tensor, width: int, generators: Generators, device: torch.devi
 
 
 def choose_tokens(
-    logits: Tensor, temperature: float, rule: str, rows: Tensor, generators: Generators
+    logits: Tensor,
+    temperature: float,
+    rule: str,
+    rows: Tensor,
+    generators: Generators,
+    sample_temperature: float = 1.0,
 ) -> tuple[Tensor, Tensor]:
     """Pick a token and its confidence for each masked position.
 
@@ -94,6 +99,8 @@ def choose_tokens(
         rule: "greedy", "sampled" or "noisy-probs" (see DecodeConfig).
         rows: (B,) masked positions per image (sums to M), to draw each image's noise on its own.
         generators: noise source(s).
+        sample_temperature: "sampled" draws from softmax(logits / sample_temperature); the confidence stays
+            the model's own log p(chosen).
     Returns:
         (M,) int64 chosen ids in [0, K) and (M,) float32 confidences.
     """
@@ -107,7 +114,8 @@ def choose_tokens(
         chosen = logits.argmax(dim=-1)
     else:
         noise = _gumbel(rows, logits.shape[-1] + 1, generators, logits.device)  # one extra column per row
-        chosen = noise[:, :-1].add_(logits).argmax(dim=-1)  # Gumbel-max: a sample from softmax(logits)
+        scaled = logits if sample_temperature == 1.0 else logits / sample_temperature
+        chosen = noise[:, :-1].add_(scaled).argmax(dim=-1)  # Gumbel-max: a sample from softmax(scaled)
     chosen_prob = probs.gather(1, chosen[:, None]).squeeze(1)
     confidence = torch.log(chosen_prob.clamp_min(1e-30)) + temperature * noise[:, -1]
     return chosen, confidence
@@ -173,7 +181,9 @@ def decoding_step(
     """
     masked_now = token_mask.sum(dim=1)  # (B,)
     temperature = config.choice_temperature * (1 - step / config.total_steps)
-    chosen, chosen_confidence = choose_tokens(logits, temperature, config.confidence, masked_now, generator)
+    chosen, chosen_confidence = choose_tokens(
+        logits, temperature, config.confidence, masked_now, generator, config.sample_temperature
+    )
     if config.order == "halton":  # fix tokens in the fixed order instead of by confidence
         chosen_confidence = halton_priority(token_mask.shape[1], token_mask.device).expand_as(token_mask)[token_mask]
     predicted = predicted.masked_scatter(token_mask, chosen)  # (B, N), no mask id left

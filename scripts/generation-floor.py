@@ -1,0 +1,57 @@
+"""What a perfect generator would score: real training images, as they are and through a model's tokenizer,
+scored as `maskgit generate --score emoji` scores samples (FID and KID against the 747 emoji test images,
+precision and recall), at several sample counts. The generation table's floor, as the oracle is the inpainting
+table's: no transformer on this tokenizer draws better than its own reconstructions of real emoji.
+
+The images are drawn at random from the training split of DATA (the styles the model was trained on), so the
+test split's emoji are never among them. FID falls with the number of samples (its bias), KID does not.
+
+usage: python scripts/generation-floor.py [MODEL] [DATA] [COUNTS]
+   e.g. python scripts/generation-floor.py maskgit/weights/emoji.safetensors \
+        emoji:google,twitter,google3,fluent 300,747,2000
+"""
+
+import json
+import sys
+
+import numpy as np
+import torch
+
+from maskgit import MaskGIT
+from maskgit.data.images import to_uint8
+from maskgit.data.registry import load_images
+from maskgit.evaluation.fid import cached_features, score_features
+from maskgit.evaluation.generation import precision_recall
+from maskgit.evaluation.inception import InceptionFeatures
+
+model_path = sys.argv[1] if len(sys.argv) > 1 else "maskgit/weights/emoji.safetensors"
+data = sys.argv[2] if len(sys.argv) > 2 else "emoji:google,twitter,google3,fluent"
+counts = [int(n) for n in (sys.argv[3] if len(sys.argv) > 3 else "300,747,2000").split(",")]
+
+train = load_images(data, "train")
+rng = np.random.default_rng(0)
+chosen = np.sort(rng.choice(len(train), max(counts), replace=False))  # sorted: one cache entry per set
+order = rng.permutation(len(chosen))  # each count takes a random subset, not the first styles
+model = MaskGIT.load(model_path)
+with torch.no_grad():
+    images = train.tensors(chosen).float()
+    tokenized = np.concatenate(
+        [to_uint8(model.tokenizer.reconstruct(images[i : i + 64])[0]) for i in range(0, len(images), 64)]
+    )
+
+extractor = InceptionFeatures()
+reference = cached_features(load_images("emoji", "test").images, extractor, progress="Inception: test split")
+rows = []
+print(f"| real {data} training images | samples | FID | KID | precision | recall |")
+print("|---|---|---|---|---|---|")
+for name, pictures in (("as they are", train.images[chosen]), ("through the tokenizer", tokenized)):
+    features = cached_features(pictures, extractor, progress=f"Inception: {name}")[order]
+    for n in counts:
+        scores = score_features(features[:n], reference).as_dict()
+        scores["precision"], scores["recall"] = precision_recall(reference, features[:n])
+        rows.append({"images": name, **scores})
+        print(
+            f"| {name} | {n} | {scores['fid']:.2f} | {scores['kid']:.4f} | "
+            f"{scores['precision']:.3f} | {scores['recall']:.3f} |"
+        )
+print(json.dumps({"benchmark": "generation-floor", "model": model_path, "data": data, "rows": rows}))
