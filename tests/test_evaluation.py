@@ -280,3 +280,13 @@ def test_generation_scores_give_precision_recall_and_the_asked_classs_fid(tmp_pa
     assert 0 <= scores["precision"] <= 1 and 0 <= scores["recall"] <= 1
     assert scores["class_fid"] != scores["fid"]  # against the 4 test images of class 3 alone
     assert {"fid", "kid", "near_duplicates", "class_kid"} <= set(scores)
+    assert scores["near_duplicates"] == 0.0
+    # copies are counted against the training images the model saw, when told which: here copies of 6 of them
+    (other := tmp_path / "other").mkdir()
+    copied = rng.integers(0, 256, (50, 28, 28))
+    for prefix, images in (("train", copied), ("t10k", copied[:10])):
+        write_idx(other / f"{prefix}-images-idx3-ubyte.gz", images)
+        write_idx(other / f"{prefix}-labels-idx1-ubyte.gz", np.arange(len(images)) % 10)
+    samples[:6] = copied[:6, :, :, None]
+    scores = score_samples(samples, f"fashion-mnist:{tmp_path}", "cpu", copies_of=f"fashion-mnist:{other}")
+    assert scores["near_duplicates"] == 0.5

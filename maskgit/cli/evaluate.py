@@ -23,10 +23,11 @@ def score_samples(
     device: str | None,
     class_id: int | None = None,
     classes: ClassVocabulary | None = None,
+    copies_of: str | None = None,
 ) -> dict:
     """Print (and return) FID/KID against `data`'s test split, precision and recall, the share of near-duplicates
-    of its training split, and with `class_id` also FID/KID against that class's test images alone (labelled as
-    the model's `classes` were)."""
+    of the training split of `copies_of` (default `data`; name every style a model was trained on), and with
+    `class_id` also FID/KID against that class's test images alone (labelled as the model's `classes` were)."""
     from maskgit.data.registry import load_images
     from maskgit.evaluation.fid import cached_features, score_features
     from maskgit.evaluation.generation import NEAR_DUPLICATE_L1, near_duplicate_share, precision_recall
@@ -35,7 +36,7 @@ def score_samples(
     size, channels = images.shape[1], images.shape[3]
     labels = classes.labels if classes is not None and class_id is not None else "category"
     test = load_images(data, "test", size, channels, labels=labels)
-    train = load_images(data, "train", size, channels).images
+    train = load_images(copies_of or data, "train", size, channels).images
     if len(images) < 2:
         raise InputError("--score needs at least 2 samples: raise --count")
     extractor = InceptionFeatures(device=pick_device(device))
@@ -44,11 +45,12 @@ def score_samples(
     scores = score_features(samples, reference).as_dict()
     scores["precision"], scores["recall"] = precision_recall(reference, samples)
     scores["near_duplicates"] = near_duplicate_share(images, train)
+    copies_or_data = copies_of or data
     print(
         f"FID {scores['fid']:.2f} against {len(test)} {data} test images, KID {scores['kid']:.4f}; "
         f"precision {scores['precision']:.3f}, recall {scores['recall']:.3f}; "
         f"{scores['near_duplicates']:.1%} of samples nearly duplicate a training image "
-        f"(mean |difference| < {NEAR_DUPLICATE_L1})"
+        f"of {copies_or_data} (mean |difference| < {NEAR_DUPLICATE_L1})"
     )
     if class_id is not None and test.labels is not None:
         of_class = test.labels == class_id

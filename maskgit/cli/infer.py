@@ -191,7 +191,9 @@ def cmd_generate(args: argparse.Namespace) -> None:
     if args.score:
         from maskgit.cli.evaluate import score_samples
 
-        score_samples(images, args.score, args.device, class_id=class_id, classes=model.classes)
+        score_samples(
+            images, args.score, args.device, class_id=class_id, classes=model.classes, copies_of=args.copies_of
+        )
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
@@ -240,6 +242,12 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         "--score",
         metavar="DATASET",
         help="also score the samples: FID against DATASET's test split, share of near-copies of its train split",
+    )
+    p.add_argument(
+        "--copies-of",
+        metavar="DATASET",
+        help="with --score: count near-copies of this dataset's train split instead (name every style the model "
+        "was trained on, e.g. emoji:google,twitter,google3,fluent)",
     )
     decoding_arguments(p, "generate")
     runtime_arguments(p, field_default(InpaintingSet, "batch_size"))
