@@ -4,7 +4,9 @@
 # --score emoji`: FID and KID against the 747 emoji test images, precision and recall, near-duplicates of the
 # training images. Then the table (mean and spread over seeds) and the figure of FID against the guidance scale:
 # scripts/generation-table.py. 2-4 minutes per setting and seed on 2 CPU cores (guidance doubles the passes).
-#   usage: [COUNT=300] [SEEDS="0 100000 200000"] [ONLY="preset cfg3"] scripts/ablate-generation.sh [MODEL] [OUT]
+#   usage: [COUNT=300] [SEEDS="0 100000 200000"] [ONLY="preset cfg3"] [COPIES_OF=DATA] scripts/ablate-generation.sh
+#          [MODEL] [OUT]
+# (COPIES_OF: the training data near-copies are counted against; default the shipped model's four styles)
 # (ONLY: run just these settings by name; the table still reads every finished folder)
 set -euo pipefail
 MODEL=${1:-maskgit/weights/emoji.safetensors}
@@ -12,6 +14,7 @@ OUT=${2:-runs/ablate-generation}
 COUNT=${COUNT:-300}
 SEEDS=${SEEDS:-0}
 ONLY=${ONLY:-}
+COPIES_OF=${COPIES_OF:-emoji:google,twitter,google3,fluent}
 mkdir -p "$OUT"
 # name | flags over the generate preset (sampled choices, t0 = 3, cosine, T = 12, guidance 1, sample temperature 1)
 SETTINGS=(
@@ -36,7 +39,7 @@ for setting in "${SETTINGS[@]}"; do
     folder="$OUT/$name-seed$seed"
     [ -f "$folder/scores.json" ] && continue
     # shellcheck disable=SC2086
-    maskgit generate --model "$MODEL" --count "$COUNT" --seed "$seed" $flags --out "$folder" --score emoji \
+    maskgit generate --model "$MODEL" --count "$COUNT" --seed "$seed" $flags --out "$folder" --score emoji --copies-of "$COPIES_OF" \
         | tail -1 > "$OUT/.scores.tmp"
     mv "$OUT/.scores.tmp" "$folder/scores.json"
   done
