@@ -49,7 +49,7 @@ for name, pictures in (("as they are", train.images[chosen]), ("through the toke
     for n in counts:
         scores = score_features(features[:n], reference).as_dict()
         scores["precision"], scores["recall"] = precision_recall(reference, features[:n])
-        rows.append({"images": name, **scores})
+        rows.append({**scores, "set": name})
         print(
             f"| {name} | {n} | {scores['fid']:.2f} | {scores['kid']:.4f} | "
             f"{scores['precision']:.3f} | {scores['recall']:.3f} |"
