@@ -33,10 +33,11 @@ def score_samples(
     from maskgit.evaluation.generation import NEAR_DUPLICATE_L1, near_duplicate_share, precision_recall
     from maskgit.evaluation.inception import InceptionFeatures
 
+    copies_of = copies_of or data
     size, channels = images.shape[1], images.shape[3]
     labels = classes.labels if classes is not None and class_id is not None else "category"
     test = load_images(data, "test", size, channels, labels=labels)
-    train = load_images(copies_of or data, "train", size, channels).images
+    train = load_images(copies_of, "train", size, channels).images
     if len(images) < 2:
         raise InputError("--score needs at least 2 samples: raise --count")
     extractor = InceptionFeatures(device=pick_device(device))
@@ -45,12 +46,11 @@ def score_samples(
     scores = score_features(samples, reference).as_dict()
     scores["precision"], scores["recall"] = precision_recall(reference, samples)
     scores["near_duplicates"] = near_duplicate_share(images, train)
-    copies_or_data = copies_of or data
     print(
         f"FID {scores['fid']:.2f} against {len(test)} {data} test images, KID {scores['kid']:.4f}; "
         f"precision {scores['precision']:.3f}, recall {scores['recall']:.3f}; "
         f"{scores['near_duplicates']:.1%} of samples nearly duplicate a training image "
-        f"of {copies_or_data} (mean |difference| < {NEAR_DUPLICATE_L1})"
+        f"of {copies_of} (mean |difference| < {NEAR_DUPLICATE_L1})"
     )
     if class_id is not None and test.labels is not None:
         of_class = test.labels == class_id
