@@ -6,6 +6,10 @@ table's: no transformer on this tokenizer draws better than its own reconstructi
 The images are drawn at random from the training split of DATA (the styles the model was trained on), so the
 test split's emoji are never among them. FID falls with the number of samples (its bias), KID does not.
 
+Last, the near-copy floor: the share of the 747 test images themselves (held-out real emoji, as they are and
+through the tokenizer) that `--score` would count as near-copies of DATA's training images. A generator that drew
+new emoji as well as the test set does would show at least this share.
+
 usage: python scripts/generation-floor.py [MODEL] [DATA] [COUNTS]
    e.g. python scripts/generation-floor.py maskgit/weights/emoji.safetensors \
         emoji:google,twitter,google3,fluent 300,747,2000
@@ -21,7 +25,7 @@ from maskgit import MaskGIT
 from maskgit.data.images import to_uint8
 from maskgit.data.registry import load_images
 from maskgit.evaluation.fid import cached_features, score_features
-from maskgit.evaluation.generation import precision_recall
+from maskgit.evaluation.generation import near_duplicate_share, precision_recall
 from maskgit.evaluation.inception import InceptionFeatures
 
 model_path = sys.argv[1] if len(sys.argv) > 1 else "maskgit/weights/emoji.safetensors"
@@ -40,7 +44,8 @@ with torch.no_grad():
     )
 
 extractor = InceptionFeatures()
-reference = cached_features(load_images("emoji", "test").images, extractor, progress="Inception: test split")
+test = load_images("emoji", "test")
+reference = cached_features(test.images, extractor, progress="Inception: test split")
 rows = []
 print(f"| real {data} training images | samples | FID | KID | precision | recall |")
 print("|---|---|---|---|---|---|")
@@ -54,4 +59,21 @@ for name, pictures in (("as they are", train.images[chosen]), ("through the toke
             f"| {name} | {n} | {scores['fid']:.2f} | {scores['kid']:.4f} | "
             f"{scores['precision']:.3f} | {scores['recall']:.3f} |"
         )
-print(json.dumps({"benchmark": "generation-floor", "model": model_path, "data": data, "rows": rows}))
+with torch.no_grad():
+    test_images = test.tensors(np.arange(len(test))).float()
+    test_tokenized = np.concatenate(
+        [to_uint8(model.tokenizer.reconstruct(test_images[i : i + 64])[0]) for i in range(0, len(test_images), 64)]
+    )
+copies = {
+    name: near_duplicate_share(pictures, train.images)
+    for name, pictures in (("as they are", test.images), ("through the tokenizer", test_tokenized))
+}
+print(f"\n| the {len(test)} test images | near-copies of a {data} training image |")
+print("|---|---|")
+for name, share in copies.items():
+    print(f"| {name} | {share:.1%} |")
+print(
+    json.dumps(
+        {"benchmark": "generation-floor", "model": model_path, "data": data, "rows": rows, "test_near_copies": copies}
+    )
+)
