@@ -37,11 +37,17 @@ rng = np.random.default_rng(0)
 chosen = np.sort(rng.choice(len(train), max(counts), replace=False))  # sorted: one cache entry per set
 order = rng.permutation(len(chosen))  # each count takes a random subset, not the first styles
 model = MaskGIT.load(model_path)
-with torch.no_grad():
-    images = train.tensors(chosen).float()
-    tokenized = np.concatenate(
+
+
+@torch.no_grad()
+def through_tokenizer(images: torch.Tensor) -> np.ndarray:
+    """(N, H, W, 3) uint8: the images encoded and decoded by the model's tokenizer, 64 at a time."""
+    return np.concatenate(
         [to_uint8(model.tokenizer.reconstruct(images[i : i + 64])[0]) for i in range(0, len(images), 64)]
     )
+
+
+tokenized = through_tokenizer(train.tensors(chosen).float())
 
 extractor = InceptionFeatures()
 test = load_images("emoji", "test")
@@ -59,11 +65,7 @@ for name, pictures in (("as they are", train.images[chosen]), ("through the toke
             f"| {name} | {n} | {scores['fid']:.2f} | {scores['kid']:.4f} | "
             f"{scores['precision']:.3f} | {scores['recall']:.3f} |"
         )
-with torch.no_grad():
-    test_images = test.tensors(np.arange(len(test))).float()
-    test_tokenized = np.concatenate(
-        [to_uint8(model.tokenizer.reconstruct(test_images[i : i + 64])[0]) for i in range(0, len(test_images), 64)]
-    )
+test_tokenized = through_tokenizer(test.tensors().float())
 copies = {
     name: near_duplicate_share(pictures, train.images)
     for name, pictures in (("as they are", test.images), ("through the tokenizer", test_tokenized))
