@@ -16,20 +16,24 @@ SEEDS=${SEEDS:-0}
 ONLY=${ONLY:-}
 COPIES_OF=${COPIES_OF:-emoji:google,twitter,google3,fluent}
 mkdir -p "$OUT"
-# name | flags over the generate preset (sampled choices, t0 = 3, cosine, T = 12, guidance 1, sample temperature 1)
+# name | flags over the generate preset; every setting but "preset" names its guidance scale and sample temperature,
+# so that its row means the same whatever the preset is (sampled choices, t0 = 3, cosine, T = 12)
 SETTINGS=(
   "preset|"
-  "cfg2|--cfg-scale 2"
-  "cfg3|--cfg-scale 3"
-  "cfg5|--cfg-scale 5"
-  "cfg3-linear|--cfg-scale 3 --cfg-schedule linear"
-  "cfg3-halton|--cfg-scale 3 --order halton"
-  "cfg3-t1|--cfg-scale 3 --temperature 1"
-  "cfg3-greedy|--cfg-scale 3 --confidence greedy --temperature 4.5"
-  "cfg3-T24|--cfg-scale 3 --steps 24"
-  "s0.8|--sample-temperature 0.8"
+  "cfg1|--cfg-scale 1 --sample-temperature 1"
+  "cfg2|--cfg-scale 2 --sample-temperature 1"
+  "cfg3|--cfg-scale 3 --sample-temperature 1"
+  "cfg5|--cfg-scale 5 --sample-temperature 1"
+  "cfg3-linear|--cfg-scale 3 --sample-temperature 1 --cfg-schedule linear"
+  "cfg3-halton|--cfg-scale 3 --sample-temperature 1 --order halton"
+  "cfg3-t1|--cfg-scale 3 --sample-temperature 1 --temperature 1"
+  "cfg3-greedy|--cfg-scale 3 --sample-temperature 1 --confidence greedy --temperature 4.5"
+  "cfg3-T24|--cfg-scale 3 --sample-temperature 1 --steps 24"
+  "s0.8|--cfg-scale 1 --sample-temperature 0.8"
   "cfg3-s0.8|--cfg-scale 3 --sample-temperature 0.8"
   "cfg3-s0.6|--cfg-scale 3 --sample-temperature 0.6"
+  "cfg3-s0.8-halton|--cfg-scale 3 --sample-temperature 0.8 --order halton"
+  "cfg3-s0.8-halton-T32|--cfg-scale 3 --sample-temperature 0.8 --order halton --steps 32"
 )
 for setting in "${SETTINGS[@]}"; do
   name=${setting%%|*}

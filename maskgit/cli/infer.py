@@ -24,7 +24,7 @@ from maskgit.cli.common import (
 )
 from maskgit.config import field_default
 from maskgit.data.masks import BENCHMARKS
-from maskgit.decoding.config import GUIDANCE_SCHEDULES
+from maskgit.decoding.config import GUIDANCE_SCHEDULES, DecodeConfig
 from maskgit.errors import InputError
 from maskgit.experiments.inpainting import InpaintingSet
 
@@ -231,11 +231,17 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         help="class to sample, by id or name (class-conditional models; `maskgit inspect` lists them); "
         "without it each sample's class is drawn as often as in training",
     )
-    p.add_argument("--cfg-scale", type=NON_NEGATIVE, help="classifier-free guidance scale (generate preset: 1.0)")
+    guidance = DecodeConfig.preset("generate")
+    p.add_argument(
+        "--cfg-scale",
+        type=NON_NEGATIVE,
+        help=f"classifier-free guidance scale; class-conditional models only (generate: {guidance.cfg_scale})",
+    )
     p.add_argument(
         "--cfg-schedule",
         choices=GUIDANCE_SCHEDULES,
-        help="guidance over the steps: constant, or linear from 1 up to --cfg-scale (generate preset: constant)",
+        help="guidance over the steps: constant, or linear from 1 up to --cfg-scale "
+        f"(generate: {guidance.cfg_schedule})",
     )
     p.add_argument("--out", required=True, help="output folder (sample_000.png ..., grid.png)")
     p.add_argument(

@@ -108,7 +108,14 @@ class DecodeConfig:
 
 DECODE_PRESETS = {
     "inpaint": DecodeConfig(),  # the best measured on both emoji inpainting benchmarks (MODEL_CARD.md)
-    "generate": DecodeConfig(total_steps=12, schedule="cosine", choice_temperature=3.0, confidence="sampled"),
+    "generate": DecodeConfig(  # the best measured on 3 seeds of emoji generation (MODEL_CARD.md, "Leg 5")
+        total_steps=12,
+        schedule="cosine",
+        choice_temperature=3.0,
+        confidence="sampled",
+        sample_temperature=0.8,
+        cfg_scale=3.0,
+    ),
     "seeds": DecodeConfig(
         total_steps=20, schedule="cosine", choice_temperature=4.5, confidence="noisy-probs", blend=0.0
     ),  # the lab's: decoded pixels pasted into the holes
