@@ -14,9 +14,17 @@ from maskgit.errors import InputError
 MANIFEST = "manifest.json"  # what marks an output folder as written by maskgit (and lists its results)
 
 
+def umask_mode(mode: int) -> int:
+    """`mode` less the process umask: the permissions open() or mkdir() would give a new file or folder."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return mode & ~umask
+
+
 def atomic_write(path: Path, write: Callable[[Path], object]) -> None:
     """Call write(tmp_path), then rename tmp_path to path (atomic on POSIX); cleans up on failure, and removes
-    what a killed writer of the same file left behind."""
+    what a killed writer of the same file left behind. The file gets the permissions of a plain new file (some
+    writers, safetensors' among them, create theirs readable by the owner only)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     for stale in path.parent.glob(f".{path.name}.tmp-*"):
@@ -26,6 +34,7 @@ def atomic_write(path: Path, write: Callable[[Path], object]) -> None:
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     try:
         write(tmp)
+        os.chmod(tmp, umask_mode(0o666))
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
@@ -93,6 +102,7 @@ def write_folder(out: Path, fill: Callable[[Path], object]) -> None:
         shutil.rmtree(stale, ignore_errors=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".partial", dir=out.parent))
     try:
+        os.chmod(tmp, umask_mode(0o777))  # mkdtemp's folder is the owner's alone; `out` is a plain new folder
         fill(tmp)
         if out.exists():
             old = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".partial", dir=out.parent))

@@ -203,6 +203,26 @@ def test_a_write_that_fails_midway_leaves_the_earlier_output_intact(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["out"]  # the partial folder is gone
 
 
+def test_outputs_and_checkpoints_get_the_permissions_of_plain_new_files(tmp_path):
+    """Written through a temporary name, they still end up as open() and mkdir() would make them (umask 022:
+    rw-r--r-- and rwxr-xr-x), not private to their owner as mkdtemp's folders and safetensors' files are."""
+    import os
+
+    from maskgit.checkpoint import save_checkpoint
+    from maskgit.fileio import MANIFEST, write_folder
+    from maskgit.transformer import BidirectionalTransformer, TransformerConfig
+
+    previous = os.umask(0o022)
+    try:
+        write_folder(tmp_path / "out", lambda folder: (folder / MANIFEST).write_text("{}"))
+        transformer = BidirectionalTransformer(TransformerConfig.preset("tiny"))
+        save_checkpoint(tmp_path / "model.safetensors", transformer=transformer)
+    finally:
+        os.umask(previous)
+    assert (tmp_path / "out").stat().st_mode & 0o777 == 0o755
+    assert (tmp_path / "model.safetensors").stat().st_mode & 0o777 == 0o644
+
+
 def test_fid_scores_exactly_the_images_a_manifest_lists(capsys, model_file, image_folders, tmp_path):
     images, masks = image_folders
     out = tmp_path / "out"
