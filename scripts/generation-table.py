@@ -1,5 +1,6 @@
 """The generation ablation's table and figure from its folders (scripts/ablate-generation.sh): one row per
-setting with FID mean and spread over decoding seeds, KID, precision, recall and near-duplicates, and
+setting with FID mean and spread over decoding seeds, KID, precision, recall, near-duplicates and the class
+match (where the scores have it: a class-conditional model scored on data with its classes), and
 fid-vs-guidance.png (FID against the guidance scale of the settings that differ from the preset only in it).
 
 usage: python scripts/generation-table.py OUT
@@ -30,14 +31,19 @@ def mean(runs: list[dict], key: str) -> float:
     return statistics.fmean(r[key] for r in runs)
 
 
-print("| setting | seeds | FID | KID | precision | recall | near-duplicates |")
-print("|---|---|---|---|---|---|---|")
+def class_match(runs: list[dict]) -> str:
+    return f"{mean(runs, 'class_match'):.1%}" if all("class_match" in r for r in runs) else "-"
+
+
+print("| setting | seeds | FID | KID | precision | recall | near-duplicates | class match |")
+print("|---|---|---|---|---|---|---|---|")
 for name, runs in settings.items():
     fids = [r["fid"] for r in runs]
     spread = f" ± {statistics.stdev(fids):.2f}" if len(fids) > 1 else ""
     print(
         f"| {name} | {len(runs)} | {statistics.fmean(fids):.2f}{spread} | {mean(runs, 'kid'):.4f} | "
-        f"{mean(runs, 'precision'):.3f} | {mean(runs, 'recall'):.3f} | {mean(runs, 'near_duplicates'):.1%} |"
+        f"{mean(runs, 'precision'):.3f} | {mean(runs, 'recall'):.3f} | {mean(runs, 'near_duplicates'):.1%} | "
+        f"{class_match(runs)} |"
     )
 
 

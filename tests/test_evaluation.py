@@ -232,6 +232,24 @@ def test_near_duplicates_are_copies_of_a_training_image_or_its_mirror():
     assert near_duplicate_share(samples.astype(np.uint8), train) == 0.75
 
 
+def test_a_sample_is_recognised_as_its_class_when_its_nearest_real_image_has_that_class():
+    from maskgit.errors import InputError
+    from maskgit.evaluation.generation import class_match
+
+    rng = np.random.default_rng(0)
+    centres = rng.normal(0, 10, (3, 16))  # three well separated classes
+    reference = np.repeat(centres, 4, axis=0) + rng.normal(0, 0.1, (12, 16))
+    reference_labels = np.repeat(np.arange(3), 4)
+    samples = centres[[0, 1, 2, 2, 0]] + rng.normal(0, 0.1, (5, 16))
+    # drawn for classes 0, 1, 2 (recognised), 1 (looks like 2: not recognised) and 7 (not in the reference)
+    assert class_match(reference, reference_labels, samples, np.array([0, 1, 2, 1, 7])) == (0.75, 4)
+    assert class_match(reference, reference_labels, samples[:3], np.array([1, 2, 0])) == (0.0, 3)
+    with pytest.raises(InputError, match="none of the samples' classes"):
+        class_match(reference, reference_labels, samples, np.full(5, 7))
+    with pytest.raises(InputError, match="labels"):
+        class_match(reference, reference_labels[:5], samples, np.zeros(5, dtype=np.int64))
+
+
 @pytest.mark.parametrize("fill", ["telea", "grey"])
 def test_the_inpaint_command_writes_the_same_pixels_as_maskgit_inpaint(tiny_model, model_file, pixels, tmp_path, fill):
     from maskgit.data.images import to_tensor, to_uint8
@@ -260,8 +278,8 @@ class PixelFeatures:
     fingerprint = "pixels"
 
     def __call__(self, images, progress=False):
-        flat = images.reshape(len(images), -1).astype(np.float64) / 255.0
-        return np.resize(flat, (len(images), 2048)) + np.arange(2048) * 1e-6
+        flat = images.reshape(len(images), -1).astype(np.float64) / 255.0  # each image's own pixels, repeated
+        return np.tile(flat, (1, -(-2048 // flat.shape[1])))[:, :2048] + np.arange(2048) * 1e-6
 
 
 def test_generation_scores_give_precision_recall_and_the_asked_classs_fid(tmp_path, monkeypatch):
@@ -281,6 +299,23 @@ def test_generation_scores_give_precision_recall_and_the_asked_classs_fid(tmp_pa
     assert scores["class_fid"] != scores["fid"]  # against the 4 test images of class 3 alone
     assert {"fid", "kid", "near_duplicates", "class_kid"} <= set(scores)
     assert scores["near_duplicates"] == 0.0
+    assert "class_match" not in scores  # no per-sample classes given
+    # a class-conditional model's samples: copies of test images, the first 8 drawn for their own class
+    from maskgit.classes import ClassVocabulary
+    from maskgit.data.registry import load_images
+
+    test = load_images(f"fashion-mnist:{tmp_path}", "test")
+    vocabulary = ClassVocabulary("category", tuple(test.class_names))
+    drawn_for = (test.labels[:12] + np.array([0] * 8 + [1] * 4)) % 10
+    scores = score_samples(
+        test.images[:12], f"fashion-mnist:{tmp_path}", "cpu", classes=vocabulary, sample_classes=drawn_for
+    )
+    assert scores["class_match"] == 8 / 12
+    other_names = ClassVocabulary("category", tuple(f"class {k}" for k in range(10)))  # not the data's classes
+    scores = score_samples(
+        test.images[:12], f"fashion-mnist:{tmp_path}", "cpu", classes=other_names, sample_classes=drawn_for
+    )
+    assert "class_match" not in scores
     # copies are counted against the training images the model saw, when told which: here copies of 6 of them
     (other := tmp_path / "other").mkdir()
     copied = rng.integers(0, 256, (50, 28, 28))

@@ -13,7 +13,7 @@ import numpy as np
 from maskgit.classes import ClassVocabulary
 from maskgit.cli.common import COUNT, pick_device, strict_argument
 from maskgit.data.masks import BENCHMARKS
-from maskgit.errors import InputError
+from maskgit.errors import DataError, InputError
 from maskgit.evaluation.inception import InceptionFeatures
 
 
@@ -24,19 +24,26 @@ def score_samples(
     class_id: int | None = None,
     classes: ClassVocabulary | None = None,
     copies_of: str | None = None,
+    sample_classes: np.ndarray | None = None,
 ) -> dict:
     """Print (and return) FID/KID against `data`'s test split, precision and recall, the share of near-duplicates
-    of the training split of `copies_of` (default `data`; name every style a model was trained on), and with
-    `class_id` also FID/KID against that class's test images alone (labelled as the model's `classes` were)."""
+    of the training split of `copies_of` (default `data`; name every style a model was trained on), with
+    `class_id` also FID/KID against that class's test images alone (labelled as the model's `classes` were), and
+    with each sample's class (`sample_classes`, (N,) ids of `classes`) the share recognised as their class by
+    their nearest test image (maskgit.evaluation.generation.class_match), where the test split has those classes."""
     from maskgit.data.registry import load_images
     from maskgit.evaluation.fid import cached_features, score_features
-    from maskgit.evaluation.generation import NEAR_DUPLICATE_L1, near_duplicate_share, precision_recall
+    from maskgit.evaluation.generation import NEAR_DUPLICATE_L1, class_match, near_duplicate_share, precision_recall
     from maskgit.evaluation.inception import InceptionFeatures
 
     copies_of = copies_of or data
     size, channels = images.shape[1], images.shape[3]
-    labels = classes.labels if classes is not None and class_id is not None else "category"
-    test = load_images(data, "test", size, channels, labels=labels)
+    try:
+        test = load_images(data, "test", size, channels, labels=classes.labels if classes is not None else "category")
+    except DataError:
+        if class_id is not None:  # the class FID needs the model's labels
+            raise
+        test = load_images(data, "test", size, channels)  # the data lacks the model's label kind: no class match
     train = load_images(copies_of, "train", size, channels).images
     if len(images) < 2:
         raise InputError("--score needs at least 2 samples: raise --count")
@@ -60,6 +67,13 @@ def score_samples(
         per_class = score_features(samples, reference[of_class]).as_dict()
         scores["class_fid"], scores["class_kid"] = per_class["fid"], per_class["kid"]
         print(f"class {class_id} ({name}): FID {per_class['fid']:.2f} against its {int(of_class.sum())} test images")
+    same_classes = classes is not None and test.labels is not None and test.class_names == list(classes.names)
+    if sample_classes is not None and same_classes and np.isin(sample_classes, test.labels).any():
+        scores["class_match"], counted = class_match(reference, test.labels, samples, np.asarray(sample_classes))
+        print(
+            f"{scores['class_match']:.1%} of the {counted} samples of a class the test split holds are recognised "
+            f"as their class (their nearest test image in Inception features has it)"
+        )
     print(json.dumps({"data": data, **scores}))
     return scores
 

@@ -192,7 +192,13 @@ def cmd_generate(args: argparse.Namespace) -> None:
         from maskgit.cli.evaluate import score_samples
 
         score_samples(
-            images, args.score, args.device, class_id=class_id, classes=model.classes, copies_of=args.copies_of
+            images,
+            args.score,
+            args.device,
+            class_id=class_id,
+            classes=model.classes,
+            copies_of=args.copies_of,
+            sample_classes=np.array(chosen) if chosen else None,
         )
 
 

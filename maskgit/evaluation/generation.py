@@ -10,6 +10,11 @@ samples cover).
 A sample nearly duplicates a training image when its mean absolute pixel difference (0-1 scale) to the
 closest training image, or to that image mirrored, is below NEAR_DUPLICATE_L1. At 0.03 two emoji
 differ by less than a faint outline: the same drawing, at most recoloured in a few pixels.
+
+A class-conditional sample is recognised as its class when its nearest labelled real image (Inception features)
+has that class: the accuracy on samples of a classifier built from real images alone (Shmelkov et al.'s GAN-test,
+2018, with a 1-nearest-neighbour classifier, so there is nothing to train). Real images the classifier has not
+seen calibrate it (scripts/generation-floor.py).
 """
 
 from __future__ import annotations
@@ -38,6 +43,30 @@ def nearest_training_l1(samples: np.ndarray, train: np.ndarray, chunk: int = 256
 def near_duplicate_share(samples: np.ndarray, train: np.ndarray, threshold: float = NEAR_DUPLICATE_L1) -> float:
     """The fraction of samples that nearly duplicate a training image (see the module's docstring)."""
     return float((nearest_training_l1(samples, train) < threshold).mean())
+
+
+def class_match(
+    reference: np.ndarray, reference_labels: np.ndarray, samples: np.ndarray, sample_labels: np.ndarray
+) -> tuple[float, int]:
+    """(share, counted): the share of samples whose nearest reference image has the sample's class, over the
+    `counted` samples whose class the reference holds at all (another sample could not be recognised).
+
+    reference, samples: (N, D), (M, D) feature arrays; reference_labels (N,) and sample_labels (M,) class ids.
+    """
+    if reference.ndim != 2 or samples.ndim != 2 or reference.shape[1] != samples.shape[1]:
+        raise InputError(f"class_match needs two (N, D) feature arrays, got {reference.shape} and {samples.shape}")
+    if len(reference_labels) != len(reference) or len(sample_labels) != len(samples):
+        raise InputError(
+            f"class_match got {len(reference_labels)} labels for {len(reference)} reference images and "
+            f"{len(sample_labels)} for {len(samples)} samples"
+        )
+    known = np.isin(sample_labels, reference_labels)  # (M,)
+    if not known.any():
+        raise InputError("none of the samples' classes has a reference image: no class match to measure")
+    r = torch.from_numpy(np.asarray(reference, dtype=np.float64))
+    f = torch.from_numpy(np.asarray(samples[known], dtype=np.float64))
+    nearest = torch.cdist(f, r).argmin(dim=1).numpy()  # (counted,)
+    return float((reference_labels[nearest] == sample_labels[known]).mean()), int(known.sum())
 
 
 PR_NEIGHBOURS = 3  # k of the k-NN manifolds (the paper's default)
