@@ -34,6 +34,7 @@ SETTINGS=(
   "cfg3-s0.6|--cfg-scale 3 --sample-temperature 0.6"
   "cfg3-s0.8-halton|--cfg-scale 3 --sample-temperature 0.8 --order halton"
   "cfg3-s0.8-halton-T32|--cfg-scale 3 --sample-temperature 0.8 --order halton --steps 32"
+  "cfg3-s0.8-refine2|--cfg-scale 3 --sample-temperature 0.8 --refine-steps 2"
 )
 for setting in "${SETTINGS[@]}"; do
   name=${setting%%|*}
