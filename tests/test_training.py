@@ -261,6 +261,39 @@ def test_a_run_can_start_from_another_runs_transformer_and_export_half_precision
         )
 
 
+def test_a_run_can_grow_another_runs_transformer_deeper_starting_from_the_same_function(setup):
+    train(setup, out="first", epochs=1)
+    first = setup / "first" / "model.safetensors"
+    config = load_train_config(
+        TransformerTrainConfig, None, overrides(setup, out="deeper", init_from=first, epochs=1, **{"model.depth": 4})
+    )
+    trainer = TransformerTrainer(config, progress=False)
+    shallow = MaskGIT.load(first).transformer.eval()
+    deep = trainer.model.eval()
+    assert len(deep.blocks) == 4 and len(shallow.blocks) == 2
+    tokens = torch.randint(
+        0, shallow.config.mask_token_id + 1, (3, shallow.config.num_tokens), generator=torch.Generator().manual_seed(0)
+    )
+    with torch.no_grad():
+        assert torch.allclose(deep(tokens), shallow(tokens), atol=1e-5)  # the new blocks pass their input through
+    assert deep.blocks[0].attention.qkv_proj.weight.equal(shallow.blocks[0].attention.qkv_proj.weight)
+    assert deep.blocks[3].attention.out_proj.weight.abs().sum() == 0 and deep.blocks[3].mlp[2].weight.abs().sum() == 0
+    trainer.fit()  # and the new blocks learn: their zeroed outputs move
+    grown = MaskGIT.load(setup / "deeper" / "model.safetensors").transformer
+    assert grown.blocks[3].attention.out_proj.weight.abs().sum() > 0 and grown.blocks[3].mlp[2].weight.abs().sum() > 0
+    with pytest.raises(TrainingError, match="never shrink"):
+        TransformerTrainer(
+            load_train_config(
+                TransformerTrainConfig,
+                None,
+                overrides(
+                    setup, out="shallower", init_from=setup / "deeper" / "model.safetensors", **{"model.depth": 3}
+                ),
+            ),
+            progress=False,
+        )
+
+
 def test_subcategory_classes_are_for_emoji_data_and_keep_their_own_token_cache(setup):
     from maskgit.errors import ConfigError, DataError
     from maskgit.training.token_cache import cache_path

@@ -101,7 +101,7 @@ class TransformerTrainConfig(LoopConfig):
     class_dropout: float = 0.1  # class-conditional: share of uniform-mask samples given the null class (hole rows: all)
     class_labels: str = "category"  # which labels are the classes: "category", or "subcategory" (emoji only)
     sample_images: int = 16  # validation images inpainted into a sample grid after every epoch
-    init_from: str = ""  # a checkpoint whose transformer weights start the run (same architecture): fine-tuning
+    init_from: str = ""  # a checkpoint whose transformer weights start the run: fine-tuning, or growing (more depth)
 
     def check(self) -> None:
         super().check()

@@ -103,15 +103,21 @@ class TrainLoop:
         if self.ema is not None:
             self.ema.model.load_state_dict(saved["ema"])
 
-    def initial_weights(self, path: str, part: str, new_inputs: tuple[str, ...] = ()) -> torch.nn.Module:
+    def initial_weights(
+        self, path: str, part: str, new_inputs: tuple[str, ...] = (), grown: tuple[str, ...] = ()
+    ) -> torch.nn.Module:
         """The `part` ("tokenizer" or "transformer") of checkpoint `path`, checked to be this run's model's
         architecture: init_from, to continue another run's (exported) weights. The config fields `new_inputs`
-        (options that add an input, whose weights start at zero) may be switched on in this run."""
+        (options that add an input, whose weights start at zero) may be switched on in this run, and the sizes
+        `grown` (e.g. depth: new blocks on top) may be larger in this run."""
         start = getattr(load_checkpoint(path, device=self.runtime.device), part)
         if start is None:
             command = "maskgit train-tokenizer" if part == "tokenizer" else "maskgit train"
             raise TrainingError(f"init_from {path} holds no {part}: give a checkpoint written by {command}")
         added = {name: getattr(self.model.config, name) for name in new_inputs if not getattr(start.config, name)}
+        added |= {name: getattr(self.model.config, name) for name in grown}
+        if any(getattr(self.model.config, name) < getattr(start.config, name) for name in grown):
+            raise TrainingError(f"init_from {path} holds a larger {part} than this run's: it can grow, never shrink")
         if replace_config(start.config, **added) != self.model.config:
             raise TrainingError(
                 f"init_from {path} holds a {part} of another architecture than this run's "

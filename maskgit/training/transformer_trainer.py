@@ -81,9 +81,8 @@ class TransformerTrainer(TrainLoop):
         if config.embedding_from_codebook:
             self.model.init_token_embedding(codebook, seed=config.seed)
         if config.init_from:  # another run's (EMA) weights as exported, e.g. to train a shipped model on
-            start = self.initial_weights(config.init_from, "transformer", new_inputs=("fill_hint",))
-            new_hint = model_config.fill_hint and not start.config.fill_hint  # its embeddings stay at zero
-            self.model.load_state_dict(start.state_dict(), strict=not new_hint)
+            start = self.initial_weights(config.init_from, "transformer", new_inputs=("fill_hint",), grown=("depth",))
+            self.model.start_from(start)  # a new hint or new blocks on top start as no change
         self.pipeline = MaskGIT(self.tokenizer, self.model)  # the inpainting path's tokenize_known and fill_hint
         self.neighbours = None  # (K, C) soft targets of each code, for codebook_smoothing
         if config.codebook_smoothing:

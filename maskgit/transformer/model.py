@@ -90,6 +90,25 @@ class BidirectionalTransformer(nn.Module):
         embedding *= 0.02 / embedding.std().clamp_min(1e-12)
         self.token_embedding.weight[:k] = embedding.to(self.token_embedding.weight)
 
+    @torch.no_grad()
+    def start_from(self, start: BidirectionalTransformer) -> None:
+        """Continue a trained transformer: copy its weights into this one, which may add inputs (the fill hint)
+        and blocks on top (a larger `depth`). What is new starts so that this model computes exactly what `start`
+        did: the hint embeddings at zero, each new block the identity (its attention and MLP outputs zeroed, so
+        only its residual passes; pre-LN only) until training moves it."""
+        new_blocks = range(start.config.depth, self.config.depth)
+        if new_blocks and self.config.norm != "pre":
+            raise InputError("only a pre-LN transformer can grow: a post-LN block normalises its residual")
+        missing, unexpected = self.load_state_dict(start.state_dict(), strict=False)
+        added = ("hint_embedding.", "depth_embedding.", *(f"blocks.{i}." for i in new_blocks))
+        if unexpected or any(not name.startswith(added) for name in missing):
+            raise InputError(f"cannot start from a transformer with other weights: {[*unexpected, *missing][:4]}")
+        for i in new_blocks:
+            block = self.blocks[i]
+            for layer in (block.attention.out_proj, block.mlp[2]):  # the residual branches' outputs
+                nn.init.zeros_(layer.weight)
+                nn.init.zeros_(layer.bias)
+
     def set_fused_attention(self, fused: bool) -> None:
         """Switch every attention layer between the fused kernel and the explicit reference math."""
         for block in self.blocks:
