@@ -119,3 +119,16 @@ def test_state_dicts_with_separate_q_k_v_projections_load_into_the_fused_one():
     fresh = BidirectionalTransformer(TransformerConfig.preset("tiny")).eval()
     fresh.load_state_dict(old)
     assert torch.equal(fresh(tokens), model(tokens))
+
+
+def test_only_a_pre_ln_transformer_grows_and_only_from_its_own_kind():
+    tiny = TRANSFORMER_PRESETS["tiny"]()
+    deeper = BidirectionalTransformer(TransformerConfig(**{**tiny.__dict__, "depth": tiny.depth + 1}))
+    deeper.start_from(BidirectionalTransformer(tiny))  # pre-LN: the new block on top starts as the identity
+    post = TransformerConfig(**{**tiny.__dict__, "norm": "post"})
+    with pytest.raises(InputError, match="pre-LN"):
+        BidirectionalTransformer(TransformerConfig(**{**post.__dict__, "depth": tiny.depth + 1})).start_from(
+            BidirectionalTransformer(post)
+        )
+    with pytest.raises(InputError, match="other weights"):  # a wider one cannot be copied in
+        deeper.start_from(BidirectionalTransformer(TransformerConfig(**{**tiny.__dict__, "num_classes": 3})))

@@ -99,10 +99,13 @@ class BidirectionalTransformer(nn.Module):
         new_blocks = range(start.config.depth, self.config.depth)
         if new_blocks and self.config.norm != "pre":
             raise InputError("only a pre-LN transformer can grow: a post-LN block normalises its residual")
-        missing, unexpected = self.load_state_dict(start.state_dict(), strict=False)
         added = ("hint_embedding.", "depth_embedding.", *(f"blocks.{i}." for i in new_blocks))
-        if unexpected or any(not name.startswith(added) for name in missing):
-            raise InputError(f"cannot start from a transformer with other weights: {[*unexpected, *missing][:4]}")
+        mine, theirs = self.state_dict(), start.state_dict()
+        other = [name for name, w in theirs.items() if name not in mine or mine[name].shape != w.shape]
+        other += [name for name in mine if name not in theirs and not name.startswith(added)]
+        if other:
+            raise InputError(f"cannot start from a transformer with other weights: {other[:4]}")
+        self.load_state_dict(theirs, strict=False)
         for i in new_blocks:
             block = self.blocks[i]
             for layer in (block.attention.out_proj, block.mlp[2]):  # the residual branches' outputs
