@@ -1,0 +1,21 @@
+"""What the repository holds: a lent GPU machine accepts a working tree of 64 MiB in all (tracked files and the
+folders carried beside them, such as scripts/gpu-prepare.sh's data), so the tracked files leave room for those."""
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+TRACKED_LIMIT = 45 * 1024 * 1024  # 64 MiB less the emoji caches a GPU run carries (Noto + Twemoji: 18.6 MB)
+
+
+def test_the_tracked_files_leave_room_for_what_a_gpu_run_carries():
+    if shutil.which("git") is None or not (ROOT / ".git").exists():
+        pytest.skip("not a git checkout")
+    names = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, check=True).stdout
+    sizes = {name: (ROOT / name).stat().st_size for name in names.decode().split("\0") if (ROOT / name).is_file()}
+    largest = sorted(sizes, key=sizes.get, reverse=True)[:3]
+    total = sum(sizes.values()) / 2**20
+    assert sum(sizes.values()) <= TRACKED_LIMIT, f"tracked: {total:.1f} MiB, largest {largest}: see legs/README.md"
