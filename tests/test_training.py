@@ -294,6 +294,18 @@ def test_a_run_can_grow_another_runs_transformer_deeper_starting_from_the_same_f
         )
 
 
+def test_validation_scores_the_same_masks_whatever_the_training_batch_size(setup):
+    mix = "mask_mix={uniform: 0.5, strokes: 0.5}"  # both kinds of rows: uniform masks and filled holes
+    scores = [
+        TransformerTrainer(
+            load_train_config(TransformerTrainConfig, None, [*overrides(setup, out=f"b{size}", batch_size=size), mix]),
+            progress=False,
+        ).validate()
+        for size in (1, 2)  # the val split holds 3 images: 3 batches, 2, or 1
+    ]
+    assert scores[0] == scores[1]
+
+
 def test_subcategory_classes_are_for_emoji_data_and_keep_their_own_token_cache(setup):
     from maskgit.errors import ConfigError, DataError
     from maskgit.training.token_cache import cache_path

@@ -30,6 +30,8 @@ from maskgit.training.runtime import Runtime, autocast
 from maskgit.training.token_cache import TokenSet, cache_path, read_tokens, write_tokens
 from maskgit.transformer.model import BidirectionalTransformer
 
+VAL_BATCH = 32  # validation masks are drawn per batch of this many images (the CPU legs' training batch)
+
 
 @dataclass
 class MicroBatch:
@@ -198,14 +200,15 @@ class TransformerTrainer(TrainLoop):
     @torch.no_grad()
     def validate(self) -> dict[str, float]:
         """Loss and masked-token accuracy on the val split with fixed masks (the same every epoch), drawn as
-        training draws them (mask_mix; hole rows filled and tokenized as decoding does, with the fill hint)."""
+        training draws them (mask_mix; hole rows filled and tokenized as decoding does, with the fill hint), in
+        batches of VAL_BATCH whatever the training batch, so runs of any batch size score the same masks."""
         c, r = self.config, self.runtime
         model = self.eval_model.eval()
         index = np.arange(r.rank, len(self.val_tokens), r.world_size)
         generator = torch.Generator().manual_seed(12345 + r.rank)
         loss_sum, hits, masked, count = 0.0, 0.0, 0.0, 0
-        for start in range(0, len(index), c.batch_size):
-            rows = index[start : start + c.batch_size]
+        for start in range(0, len(index), VAL_BATCH):
+            rows = index[start : start + VAL_BATCH]
             tokens = torch.from_numpy(self.val_tokens.tokens[rows, 0].astype(np.int64))
             images = None if self.train_images is None else self.val_images.tensors(rows)
             batch = self._masked(tokens, generator, images)
