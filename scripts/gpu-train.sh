@@ -6,7 +6,7 @@
 #   run(command="bash scripts/gpu-train.sh", carry=["gpu"], timeout_s=600)
 # Back here, join the parts into one model and score it:
 #   cat FILES_AT/emoji.safetensors.part* > emoji-gpu.safetensors && maskgit demo --model emoji-gpu.safetensors
-# Extra arguments go to `maskgit train` (a CPU smoke test: bash scripts/gpu-train.sh --set minutes=0.3).
+# Extra arguments go to `maskgit train` (a CPU smoke test: bash scripts/gpu-train.sh --set minutes=0 --set max_steps=8).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-outputs/gpu}
