@@ -317,6 +317,22 @@ def test_subcategory_classes_are_for_emoji_data_and_keep_their_own_token_cache(s
     assert cache_path("emoji", "train", "h", True, "subcategory") != cache_path("emoji", "train", "h", True)
 
 
+def test_the_token_cache_is_keyed_by_the_tokenizers_weights_not_by_its_file(setup):
+    train(setup, epochs=1)
+    caches = sorted((setup / "home" / "tokens").iterdir())
+    assert len(caches) == 2  # train and val
+    # the run's model file holds the same tokenizer next to a transformer: a run on it reuses the cache
+    train(setup, out="again", epochs=1, tokenizer=str(setup / "run" / "model.safetensors"))
+    assert sorted((setup / "home" / "tokens").iterdir()) == caches
+    # other weights, other tokens
+    other = MaskGIT.load(setup / "run" / "model.safetensors")
+    with torch.no_grad():
+        other.tokenizer.quantizer.codebook.weight.mul_(-1)
+    other.save(setup / "other.safetensors")
+    train(setup, out="other", epochs=1, tokenizer=str(setup / "other.safetensors"))
+    assert len(list((setup / "home" / "tokens").iterdir())) == 4
+
+
 def test_a_time_budget_sizes_the_run_from_its_first_steps_and_resumes_at_the_same_length(setup):
     # 6 steps an epoch, 10 epochs: 60 steps, unless a budget says fewer
     probe_end = PROBE[1]

@@ -1,8 +1,9 @@
 """Stage 2 never runs the tokenizer per epoch: a dataset split is tokenized once and kept on disk.
 
 A cache file holds int16/int32 token ids shaped (N, V, h*w): V = 2 with flip augmentation (the image
-and its horizontal mirror), else 1. Its name carries the tokenizer checkpoint's hash and a fingerprint
-of the data, so a new tokenizer or changed images never reuse stale tokens.
+and its horizontal mirror), else 1. Its name carries a hash of the tokenizer's weights and a fingerprint
+of the data, so a new tokenizer or changed images never reuse stale tokens, while the same tokenizer shares
+its cache whichever file it comes from (its own checkpoint, a training run's, a shipped model's).
 """
 
 from __future__ import annotations
@@ -47,10 +48,20 @@ def data_fingerprint(spec: str) -> str:
     return f"{name}-{digest.hexdigest()[:12]}"
 
 
-def cache_path(spec: str, split: str, tokenizer_hash: str, flip: bool, labels: str = "category") -> Path:
+def tokenizer_key(tokenizer: VQGAN, length: int = 16) -> str:
+    """The first `length` hex digits of a SHA-256 over the tokenizer's weights: names, shapes and float32 values."""
+    digest = hashlib.sha256()
+    for name, tensor in sorted(tokenizer.state_dict().items()):
+        values = tensor.detach().to("cpu", torch.float32).contiguous()
+        digest.update(f"{name}:{tuple(values.shape)}".encode())
+        digest.update(values.numpy().tobytes())
+    return digest.hexdigest()[:length]
+
+
+def cache_path(spec: str, split: str, tokenizer_key: str, flip: bool, labels: str = "category") -> Path:
     """Where a split's tokens are kept; the labels they carry are part of the name unless the default."""
     kind = "" if labels == "category" else f"-{labels}"
-    name = f"{data_fingerprint(spec)}-{split}-{tokenizer_hash}{'-flip' if flip else ''}{kind}.npz"
+    name = f"{data_fingerprint(spec)}-{split}-{tokenizer_key}{'-flip' if flip else ''}{kind}.npz"
     return maskgit_home() / "tokens" / name
 
 

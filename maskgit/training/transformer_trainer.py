@@ -18,7 +18,6 @@ from maskgit.data.masks import benchmark_masks
 from maskgit.data.registry import load_images
 from maskgit.decoding.config import DecodeConfig
 from maskgit.errors import TrainingError
-from maskgit.fileio import file_hash
 from maskgit.masking.mix import draw_kinds, is_uniform_only, shaped_pixel_masks
 from maskgit.masking.mvtm import MaskedBatch, codebook_neighbours, mask_tokens, masked_token_accuracy, mvtm_loss
 from maskgit.pipeline import MaskGIT
@@ -27,7 +26,7 @@ from maskgit.training.config import TransformerTrainConfig
 from maskgit.training.loop import TrainLoop
 from maskgit.training.optim import ModelEMA, adamw, lr_scheduler
 from maskgit.training.runtime import Runtime, autocast
-from maskgit.training.token_cache import TokenSet, cache_path, read_tokens, write_tokens
+from maskgit.training.token_cache import TokenSet, cache_path, read_tokens, tokenizer_key, write_tokens
 from maskgit.transformer.model import BidirectionalTransformer
 
 VAL_BATCH = 32  # validation masks are drawn per batch of this many images (the CPU legs' training batch)
@@ -59,7 +58,7 @@ class TransformerTrainer(TrainLoop):
                 f"{config.tokenizer} holds no tokenizer: give a checkpoint from maskgit train-tokenizer"
             )
         self.tokenizer = loaded.tokenizer.requires_grad_(False)
-        self.tokenizer_hash = file_hash(Path(config.tokenizer))
+        self.tokenizer_key = tokenizer_key(self.tokenizer)
         t = self.tokenizer.config
         self.val_images = load_images(
             config.data, "val", t.resolution, t.image_channels, strict=config.strict_data, labels=config.class_labels
@@ -100,7 +99,7 @@ class TransformerTrainer(TrainLoop):
 
     def _tokens(self, split: str, flip: bool, images: ImageSet | None = None) -> TokenSet:
         c = self.config
-        path = cache_path(c.data, split, self.tokenizer_hash, flip, c.class_labels)
+        path = cache_path(c.data, split, self.tokenizer_key, flip, c.class_labels)
         if self.runtime.is_main and not path.is_file():
             t = self.tokenizer.config
             images = images or load_images(
@@ -253,4 +252,4 @@ class TransformerTrainer(TrainLoop):
         return ClassVocabulary(self.config.class_labels, tuple(names), tuple(int(n) for n in counts))
 
     def fingerprint(self) -> dict[str, str]:
-        return {"tokenizer checkpoint's contents": self.tokenizer_hash}
+        return {"tokenizer's weights": self.tokenizer_key}
