@@ -31,6 +31,8 @@ SETTINGS=(
   "cfg3-T24|--cfg-scale 3 --sample-temperature 1 --steps 24"
   "s0.8|--cfg-scale 1 --sample-temperature 0.8"
   "cfg3-s0.8|--cfg-scale 3 --sample-temperature 0.8"
+  "cfg2-s0.8|--cfg-scale 2 --sample-temperature 0.8"
+  "cfg5-s0.8|--cfg-scale 5 --sample-temperature 0.8"
   "cfg3-s0.6|--cfg-scale 3 --sample-temperature 0.6"
   "cfg3-s0.8-halton|--cfg-scale 3 --sample-temperature 0.8 --order halton"
   "cfg3-s0.8-halton-T32|--cfg-scale 3 --sample-temperature 0.8 --order halton --steps 32"

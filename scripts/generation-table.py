@@ -52,11 +52,11 @@ def but_guidance(flags: dict) -> dict:
 
 
 preset = but_guidance(settings.get("preset", [{"flags": {}}])[0]["flags"])
-guidance = sorted(
-    (runs[0]["flags"]["cfg_scale"], [r["fid"] for r in runs])
-    for runs in settings.values()
-    if but_guidance(runs[0]["flags"]) == preset
-)
+by_scale: dict[float, list[float]] = {}  # one point a scale (the preset and its named twin decode alike)
+for runs in settings.values():
+    if but_guidance(runs[0]["flags"]) == preset:
+        by_scale.setdefault(runs[0]["flags"]["cfg_scale"], [r["fid"] for r in runs])
+guidance = sorted(by_scale.items())
 if len(guidance) > 1:
     scales = [g for g, _ in guidance]
     fids = [statistics.fmean(f) for _, f in guidance]
