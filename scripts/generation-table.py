@@ -1,7 +1,7 @@
 """The generation ablation's table and figure from its folders (scripts/ablate-generation.sh): one row per
 setting with FID mean and spread over decoding seeds, KID, precision, recall, near-duplicates and the class
 match (where the scores have it: a class-conditional model scored on data with its classes), and
-fid-vs-guidance.png (FID against the guidance scale of the settings that differ from the preset only in it).
+fid-vs-guidance.png (FID and KID against the guidance scale of the settings that differ from the preset only in it).
 
 usage: python scripts/generation-table.py OUT
 """
@@ -52,20 +52,23 @@ def but_guidance(flags: dict) -> dict:
 
 
 preset = but_guidance(settings.get("preset", [{"flags": {}}])[0]["flags"])
-by_scale: dict[float, list[float]] = {}  # one point a scale (the preset and its named twin decode alike)
+by_scale: dict[float, list[dict]] = {}  # one point a scale (the preset and its named twin decode alike)
 for runs in settings.values():
     if but_guidance(runs[0]["flags"]) == preset:
-        by_scale.setdefault(runs[0]["flags"]["cfg_scale"], [r["fid"] for r in runs])
+        by_scale.setdefault(runs[0]["flags"]["cfg_scale"], runs)
 guidance = sorted(by_scale.items())
 if len(guidance) > 1:
     scales = [g for g, _ in guidance]
-    fids = [statistics.fmean(f) for _, f in guidance]
-    errors = [statistics.stdev(f) if len(f) > 1 else 0.0 for _, f in guidance]
-    figure, axis = plt.subplots(figsize=(4.5, 3.2), dpi=120)
-    axis.errorbar(scales, fids, yerr=errors, marker="o", capsize=3)
-    axis.set_xlabel("classifier-free guidance scale")
-    axis.set_ylabel("generation FID (747 test images)")
-    axis.grid(alpha=0.3)
+    figure, axes = plt.subplots(1, 2, figsize=(8, 3.2), dpi=120)
+    for axis, key, label in zip(axes, ("fid", "kid"), ("FID", "KID"), strict=True):
+        values = [[r[key] for r in runs] for _, runs in guidance]
+        spread = [statistics.stdev(v) if len(v) > 1 else 0.0 for v in values]
+        axis.errorbar(scales, [statistics.fmean(v) for v in values], yerr=spread, marker="o", capsize=3)
+        axis.set_xlabel("classifier-free guidance scale")
+        axis.set_ylabel(f"generation {label} (lower is better)")
+        axis.grid(alpha=0.3)
+    samples, seeds = guidance[0][1][0]["images"], len(guidance[0][1])
+    figure.suptitle(f"{samples} samples a seed, {seeds} seeds (mean ± spread), against the test split", fontsize=9)
     figure.tight_layout()
     figure.savefig(out / "fid-vs-guidance.png")
     print(f"figure: {out / 'fid-vs-guidance.png'}")
