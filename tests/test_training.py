@@ -17,6 +17,7 @@ import torch
 from maskgit import MaskGIT
 from maskgit.checkpoint import read_checkpoint
 from maskgit.errors import TrainingError
+from maskgit.training import loop
 from maskgit.training.config import TransformerTrainConfig, load_train_config
 from maskgit.training.loop import PROBE
 from maskgit.training.transformer_trainer import TransformerTrainer
@@ -331,6 +332,33 @@ def test_the_token_cache_is_keyed_by_the_tokenizers_weights_not_by_its_file(setu
     other.save(setup / "other.safetensors")
     train(setup, out="other", epochs=1, tokenizer=str(setup / "other.safetensors"))
     assert len(list((setup / "home" / "tokens").iterdir())) == 4
+
+
+def test_a_time_budget_is_measured_again_after_an_epoch_with_validation_in_it(setup, monkeypatch):
+    # a clock that moves only with the work: 1 s a training step, 3 s a validation
+    clock = [0.0]
+    monkeypatch.setattr(loop, "time", type("Clock", (), {"perf_counter": staticmethod(lambda: clock[0])}))
+
+    def costs(method, seconds):
+        def timed(self, *args):
+            clock[0] += seconds
+            return method(self, *args)
+
+        return timed
+
+    monkeypatch.setattr(TransformerTrainer, "train_step", costs(TransformerTrainer.train_step, 1.0))
+    monkeypatch.setattr(TransformerTrainer, "validate", costs(TransformerTrainer.validate, 3.0))
+    # 6 steps an epoch, 20 epochs: 120 steps. The probe (steps 5-25: 20 s of steps, validations at 6 .. 24) sizes a
+    # minute as 60 / 1.6 = 38 steps; at the end of the epoch at step 30, 30 s of steps and 5 x 3 s of validation give
+    # 1.5 s a step: 40 steps in the minute.
+    trainer = train(setup, epochs=20, minutes=1.0, warmup_steps=0, checkpoint_every=5)
+    assert trainer.budget_steps == trainer.total_steps == trainer.step == 40 and trainer.budget_final
+    assert trainer.scheduler.lr_lambdas[0](40) == pytest.approx(trainer.config.min_lr_ratio)  # the cosine ends with it
+    records = [json.loads(line) for line in (setup / "run" / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in records if "val/loss" in r] == [6, 12, 18, 24, 30, 36, 40]
+    # the measured size is kept: a resumed run neither probes nor measures again
+    resumed = train(setup, epochs=20, minutes=1.0, warmup_steps=0, checkpoint_every=5, resume=True)
+    assert resumed.total_steps == resumed.step == 40 and resumed.budget_final
 
 
 def test_a_time_budget_sizes_the_run_from_its_first_steps_and_resumes_at_the_same_length(setup):

@@ -32,7 +32,7 @@ class LoopConfig:
     out_dir: str = "runs/run"
     epochs: int = 10
     max_steps: int = 0  # stop after this many optimizer steps (0: run all epochs)
-    minutes: float = 0.0  # a time budget: the steps that fit, from the speed of the first steps (0: none)
+    minutes: float = 0.0  # a time budget: the steps that fit, from the speed of the first steps and epoch (0: none)
     batch_size: int = 32  # per process and micro-step; global batch = batch_size * processes * grad_accum
     grad_accum: int = 1
     lr: float = 3e-4

@@ -37,8 +37,11 @@ RESUMABLE_CHANGES = (
     "device",  # a run may move between a GPU and the CPU
 )
 MAX_SKIPPED_STEPS = 20  # consecutive non-finite steps before training gives up
-# A `minutes` budget is sized from the speed of a run's first steps: steps PROBE[0] .. PROBE[1] after it starts
-# (the first ones warm up caches and allocators). The step count it gives is kept in every checkpoint.
+# A `minutes` budget is sized twice. First from the speed of a run's first steps, PROBE[0] .. PROBE[1] after it starts
+# (the first ones warm up caches and allocators), so the LR schedule has an end from the start. Then once more at the
+# end of the first epoch after that, from the whole time since the start: the steps alone miss validation, sample
+# grids and checkpoints, and early steps run faster than later ones (CPU legs overran their budget by 12-30%).
+# The step count and whether it is final are kept in every checkpoint.
 PROBE = (5, 25)
 
 
@@ -160,15 +163,18 @@ class TrainLoop:
             raise TrainingError(
                 f"{num_examples} training images are fewer than one step's {per_step}: lower batch_size"
             )
-        self.total_steps = c.epochs * self.steps_per_epoch
+        self.planned_steps = c.epochs * self.steps_per_epoch  # the run's length without a `minutes` budget
         if c.max_steps:
-            self.total_steps = min(self.total_steps, c.max_steps)
+            self.planned_steps = min(self.planned_steps, c.max_steps)
+        self.total_steps = self.planned_steps
         self.budget_steps: int | None = None  # the steps a `minutes` budget allows, once measured
+        self.budget_final = False  # re-measured with validation, samples and checkpoints included
 
-    def fit_budget(self, seconds_per_step: float) -> None:
+    def fit_budget(self, seconds_per_step: float, final: bool = False) -> None:
         """Size the run to its `minutes` budget (never below the steps already run); the LR schedule follows."""
         self.budget_steps = max(self.step, round(self.config.minutes * 60 / seconds_per_step))
-        self.total_steps = min(self.total_steps, self.budget_steps)
+        self.budget_final = final
+        self.total_steps = min(self.planned_steps, self.budget_steps)
 
     def begin(self, resume: bool) -> None:
         """Resume the run in out_dir, or check that out_dir holds none; then record the config."""
@@ -195,7 +201,7 @@ class TrainLoop:
     def fit(self) -> Path:
         c = self.config
         logger = MetricLogger(self.out_dir, self.runtime.is_main, self.total_steps, self.step, self.progress)
-        skipped_in_a_row, started_at, probe = 0, self.step, 0.0
+        skipped_in_a_row, started_at, probe, start = 0, self.step, 0.0, time.perf_counter()
         try:
             while self.epoch < c.epochs and self.step < self.total_steps:
                 order = self.epoch_order(self.epoch)
@@ -229,6 +235,11 @@ class TrainLoop:
                         self.save()
                 if self.position >= self.steps_per_epoch:
                     self._end_epoch(logger)
+                    if c.minutes and self.budget_steps is not None and not self.budget_final and self.step > started_at:
+                        seconds = (time.perf_counter() - start) / (self.step - started_at)  # all the costs, per step
+                        self.fit_budget(self.runtime.mean(seconds), final=True)
+                        logger.resize(self.total_steps)
+                        logger.message(f"{c.minutes:g} minutes, validation included: {self.total_steps} steps")
             if self.position and self.step > started_at:  # ended inside an epoch (a budget): the last weights compete
                 self._validate(logger)
             self.save()
@@ -268,6 +279,7 @@ class TrainLoop:
                 "fingerprint": self.fingerprint(),
                 "world_size": self.runtime.world_size,
                 "budget_steps": self.budget_steps,
+                "budget_final": self.budget_final,
             }
             states.save_state(self.out_dir, self.step, state, self.config.keep_last)
 
@@ -287,5 +299,6 @@ class TrainLoop:
         self.step, self.epoch, self.position = saved["step"], saved["epoch"], saved["position"]
         if saved.get("budget_steps"):  # a `minutes` budget sized before: the same steps, the same LR schedule
             self.budget_steps = saved["budget_steps"]
-            self.total_steps = min(self.total_steps, saved["budget_steps"])
+            self.budget_final = saved.get("budget_final", True)  # states from before the re-measure: as sized
+            self.total_steps = min(self.planned_steps, saved["budget_steps"])
         self.best_val = saved["best_val"]

@@ -39,7 +39,7 @@ def warmup_cosine(step: int, warmup: int, total: int, min_ratio: float) -> float
 
 
 def lr_scheduler(optimizer: torch.optim.Optimizer, config: LoopConfig, total_steps: Callable[[], int]):
-    """The run's LR schedule; total_steps is asked at every step (a `minutes` budget sizes it after a few steps)."""
+    """The run's LR schedule; total_steps is asked at every step (a `minutes` budget resizes the run as it goes)."""
     if config.lr_schedule == "plateau":  # seed 002: factor 0.1, patience 2 evaluations, min 1e-6
         return torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, factor=0.1, patience=2, min_lr=1e-6)
     return torch.optim.lr_scheduler.LambdaLR(
