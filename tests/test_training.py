@@ -334,20 +334,26 @@ def test_the_token_cache_is_keyed_by_the_tokenizers_weights_not_by_its_file(setu
     assert len(list((setup / "home" / "tokens").iterdir())) == 4
 
 
-def test_a_time_budget_is_measured_again_after_an_epoch_with_validation_in_it(setup, monkeypatch):
-    # a clock that moves only with the work: 1 s a training step, 3 s a validation
+def clock_of_the_work(monkeypatch, step_seconds, validation_seconds: float = 3.0) -> None:
+    """A clock that moves only with the work: step_seconds(n) for training step n (from 1), fixed for a validation."""
     clock = [0.0]
     monkeypatch.setattr(loop, "time", type("Clock", (), {"perf_counter": staticmethod(lambda: clock[0])}))
+    train_step, validate = TransformerTrainer.train_step, TransformerTrainer.validate
 
-    def costs(method, seconds):
-        def timed(self, *args):
-            clock[0] += seconds
-            return method(self, *args)
+    def timed_step(self, *args):
+        clock[0] += step_seconds(self.step + 1)
+        return train_step(self, *args)
 
-        return timed
+    def timed_validation(self, *args):
+        clock[0] += validation_seconds
+        return validate(self, *args)
 
-    monkeypatch.setattr(TransformerTrainer, "train_step", costs(TransformerTrainer.train_step, 1.0))
-    monkeypatch.setattr(TransformerTrainer, "validate", costs(TransformerTrainer.validate, 3.0))
+    monkeypatch.setattr(TransformerTrainer, "train_step", timed_step)
+    monkeypatch.setattr(TransformerTrainer, "validate", timed_validation)
+
+
+def test_a_time_budget_is_measured_again_after_an_epoch_with_validation_in_it(setup, monkeypatch):
+    clock_of_the_work(monkeypatch, step_seconds=lambda n: 1.0, validation_seconds=3.0)
     # 6 steps an epoch, 20 epochs: 120 steps. The probe (steps 5-25: 20 s of steps, validations at 6 .. 24) sizes a
     # minute as 60 / 1.6 = 38 steps; at the end of the epoch at step 30, 30 s of steps and 5 x 3 s of validation give
     # 1.5 s a step: 40 steps in the minute.
@@ -359,6 +365,15 @@ def test_a_time_budget_is_measured_again_after_an_epoch_with_validation_in_it(se
     # the measured size is kept: a resumed run neither probes nor measures again
     resumed = train(setup, epochs=20, minutes=1.0, warmup_steps=0, checkpoint_every=5, resume=True)
     assert resumed.total_steps == resumed.step == 40 and resumed.budget_final
+
+
+def test_a_spell_of_other_work_on_the_machine_does_not_shorten_a_time_budget(setup, monkeypatch):
+    # Steps 26-29 run 6 times slower (another job shares the cores), then the machine is free again. Timed as a whole,
+    # the epoch ending at step 30 would cost 65 s / 30 steps and leave the minute no steps beyond it; the median step
+    # (1 s) plus the validations shared out (15 s / 30) sizes it as the free machine runs: 40 steps, as above.
+    clock_of_the_work(monkeypatch, step_seconds=lambda n: 6.0 if 26 <= n <= 29 else 1.0, validation_seconds=3.0)
+    trainer = train(setup, epochs=20, minutes=1.0, warmup_steps=0, checkpoint_every=5)
+    assert trainer.budget_steps == trainer.total_steps == trainer.step == 40 and trainer.budget_final
 
 
 def test_a_time_budget_sizes_the_run_from_its_first_steps_and_resumes_at_the_same_length(setup):

@@ -9,6 +9,7 @@ resumed run continues exactly as an uninterrupted one would.
 from __future__ import annotations
 
 import math
+import statistics
 import time
 from pathlib import Path
 from typing import Any
@@ -41,8 +42,17 @@ MAX_SKIPPED_STEPS = 20  # consecutive non-finite steps before training gives up
 # (the first ones warm up caches and allocators), so the LR schedule has an end from the start. Then once more at the
 # end of the first epoch after that, from the whole time since the start: the steps alone miss validation, sample
 # grids and checkpoints, and early steps run faster than later ones (CPU legs overran their budget by 12-30%).
+# Both take the median training step (seconds_per_step), so a spell of other work on the machine does not set the
+# pace of the whole run (a leg sized from a first epoch with two short jobs beside it got half its steps).
 # The step count and whether it is final are kept in every checkpoint.
 PROBE = (5, 25)
+
+
+def seconds_per_step(steps: list[float], elapsed: float, warmup: int = 0) -> float:
+    """What a step costs, all in, over a stretch of `elapsed` seconds that ran these training steps: the median step
+    (after the first `warmup`, where there are more), plus the rest of the time (validation, sample grids,
+    checkpoints) shared out."""
+    return statistics.median(steps[warmup:] or steps) + max(0.0, elapsed - sum(steps)) / len(steps)
 
 
 class TrainLoop:
@@ -202,13 +212,16 @@ class TrainLoop:
         c = self.config
         logger = MetricLogger(self.out_dir, self.runtime.is_main, self.total_steps, self.step, self.progress)
         skipped_in_a_row, started_at, probe, start = 0, self.step, 0.0, time.perf_counter()
+        step_seconds: list[float] = []  # each training step of this process, for sizing a `minutes` budget
         try:
             while self.epoch < c.epochs and self.step < self.total_steps:
                 order = self.epoch_order(self.epoch)
                 tick, images_done = time.perf_counter(), 0
                 while self.position < self.steps_per_epoch and self.step < self.total_steps:
                     self.seed_dropout()
+                    tock = time.perf_counter()
                     metrics = self.train_step(order)
+                    step_seconds.append(time.perf_counter() - tock)
                     skipped_in_a_row = skipped_in_a_row + 1 if "skipped" in metrics else 0
                     if skipped_in_a_row >= MAX_SKIPPED_STEPS:
                         raise TrainingError(f"{MAX_SKIPPED_STEPS} steps in a row had non-finite losses: lower lr")
@@ -218,7 +231,7 @@ class TrainLoop:
                         if self.step - started_at == PROBE[0]:
                             probe = time.perf_counter()
                         elif self.step - started_at == PROBE[1]:
-                            seconds = (time.perf_counter() - probe) / (PROBE[1] - PROBE[0])
+                            seconds = seconds_per_step(step_seconds[PROBE[0] :], time.perf_counter() - probe)
                             self.fit_budget(self.runtime.mean(seconds))  # every process: the same steps
                             logger.resize(self.total_steps)
                             logger.message(f"{c.minutes:g} minutes at this speed: {self.total_steps} steps")
@@ -236,7 +249,7 @@ class TrainLoop:
                 if self.position >= self.steps_per_epoch:
                     self._end_epoch(logger)
                     if c.minutes and self.budget_steps is not None and not self.budget_final and self.step > started_at:
-                        seconds = (time.perf_counter() - start) / (self.step - started_at)  # all the costs, per step
+                        seconds = seconds_per_step(step_seconds, time.perf_counter() - start, warmup=PROBE[0])
                         self.fit_budget(self.runtime.mean(seconds), final=True)
                         logger.resize(self.total_steps)
                         logger.message(f"{c.minutes:g} minutes, validation included: {self.total_steps} steps")
