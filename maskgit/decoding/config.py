@@ -108,8 +108,8 @@ class DecodeConfig:
 
 DECODE_PRESETS = {
     "inpaint": DecodeConfig(),  # the best measured on both emoji inpainting benchmarks (MODEL_CARD.md)
-    "generate": DecodeConfig(  # the best measured on 3 seeds of emoji generation (MODEL_CARD.md, "Leg 5")
-        total_steps=12,
+    "generate": DecodeConfig(  # the best measured on 3 seeds of emoji generation (MODEL_CARD.md, "Leg 5", "Leg 12")
+        total_steps=20,
         schedule="cosine",
         choice_temperature=3.0,
         confidence="sampled",
