@@ -19,3 +19,14 @@ def test_the_tracked_files_leave_room_for_what_a_gpu_run_carries():
     largest = sorted(sizes, key=sizes.get, reverse=True)[:3]
     total = sum(sizes.values())
     assert total <= TRACKED_LIMIT, f"tracked: {total / 2**20:.1f} MiB, largest {largest}: see legs/README.md"
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "configs").glob("*.yaml")), ids=lambda p: p.name)
+def test_every_committed_config_loads_and_builds_its_model(path):
+    from maskgit.tokenizer.config import TokenizerConfig
+    from maskgit.training.config import TokenizerTrainConfig, TransformerTrainConfig, load_train_config
+
+    if path.name.startswith("tokenizer-"):
+        load_train_config(TokenizerTrainConfig, path).tokenizer_config()
+    else:  # the model's own fields over its preset (the codebook's size comes from the tokenizer file)
+        load_train_config(TransformerTrainConfig, path).transformer_config(TokenizerConfig.preset("emoji"))

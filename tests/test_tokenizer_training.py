@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from maskgit import load_checkpoint
-from maskgit.errors import TrainingError
+from maskgit.errors import ConfigError, TrainingError
 from maskgit.training.config import TokenizerTrainConfig, load_train_config
 from maskgit.training.losses import (
     PatchDiscriminator,
@@ -152,3 +152,21 @@ def test_a_tokenizer_run_can_start_from_committed_weights(setup):
     )
     with pytest.raises(TrainingError, match="holds a tokenizer of another architecture than this run's"):
         TokenizerTrainer(wider, progress=False)
+
+
+def test_training_the_decoder_alone_keeps_every_token_id(setup):
+    ema = {"model.codebook_ema": "true"}  # as the shipped tokenizer: its codebook follows its statistics in training
+    train(setup, out="first", epochs=1, **ema)
+    start = load_checkpoint(setup / "first" / "model.safetensors").tokenizer
+    tuned = train(
+        setup, out="decoder", epochs=1, init_from=setup / "first" / "model.safetensors", train_decoder_only=True, **ema
+    )
+    images = tuned.val_images.tensors(slice(0, 4))
+    with torch.no_grad():
+        assert torch.equal(start.eval().encode(images), tuned.model.eval().encode(images))
+    weights = tuned.model.state_dict()
+    for name, value in start.state_dict().items():  # the codebook's EMA statistics too
+        trained = name.startswith(("decoder.", "post_quant_conv."))
+        assert torch.equal(value, weights[name]) != trained, name
+    with pytest.raises(ConfigError, match="set init_from to that tokenizer's checkpoint"):
+        train(setup, out="no-init", train_decoder_only=True)

@@ -147,6 +147,9 @@ class TokenizerTrainConfig(LoopConfig):
     dead_code_threshold: float = 0.03
     sample_images: int = 16  # val images shown with their reconstructions after every epoch
     init_from: str = ""  # a checkpoint whose tokenizer weights start the run (same config); a new discriminator
+    # Train the decoder alone (needs init_from): the encoder, the codebook and so every token id stay as they are,
+    # so transformers trained on the init_from tokenizer keep working with the new one. No dead-code restarts.
+    train_decoder_only: bool = False
 
     def check(self) -> None:
         super().check()
@@ -162,6 +165,10 @@ class TokenizerTrainConfig(LoopConfig):
         ):
             require(getattr(self, name) >= 0, f"{name} must be at least 0, got {getattr(self, name)}")
         require(self.discriminator_channels >= 1, "discriminator_channels must be at least 1")
+        require(
+            not self.train_decoder_only or bool(self.init_from),
+            "train_decoder_only keeps a trained tokenizer's codes: set init_from to that tokenizer's checkpoint",
+        )
 
     def tokenizer_config(self) -> TokenizerConfig:
         return replace_config(TokenizerConfig.preset(self.preset), **_tuples(self.model))

@@ -3,6 +3,7 @@
 Loss = l1 |x - x'| (+ l2 (x - x')^2) + perceptual(x, x') + codebook/commitment
        + gan_weight * adaptive_weight * hinge generator loss (after gan_start_step),
 and a PatchGAN discriminator trained with the hinge loss. Dead codes are restarted on encoder outputs.
+With `train_decoder_only` the encode path (encoder, quant_conv, codebook) is frozen and the token ids with it.
 """
 
 from __future__ import annotations
@@ -54,6 +55,8 @@ class TokenizerTrainer(TrainLoop):
         self.model = VQGAN(model_config).to(device)
         if config.init_from:  # a new discriminator: exported checkpoints hold none
             self.model.load_state_dict(self.initial_weights(config.init_from, "tokenizer").state_dict())
+        for part in self.frozen_parts:  # before the optimizer, which takes only the parameters that train
+            part.requires_grad_(False)
         self.network = DistributedDataParallel(self.model) if self.runtime.distributed else self.model
         self.optimizer = adamw(self.model, config)
         self.perceptual = PerceptualLoss().to(device) if config.perceptual_weight > 0 else None
@@ -76,6 +79,13 @@ class TokenizerTrainer(TrainLoop):
         self.scheduler = lr_scheduler(self.optimizer, config, lambda: self.total_steps)
         self.begin(resume)
 
+    @property
+    def frozen_parts(self) -> tuple[torch.nn.Module, ...]:
+        """The encode path when only the decoder trains: images -> token ids stays the init_from tokenizer's."""
+        if not self.config.train_decoder_only:
+            return ()
+        return (self.model.encoder, self.model.quant_conv, self.model.quantizer)
+
     def _images(self, order: torch.Tensor, micro: int) -> torch.Tensor:
         index, generator = self.micro_batch(order, micro)
         images = self.train_images.tensors(np.sort(index)).to(self.runtime.device)
@@ -96,6 +106,8 @@ class TokenizerTrainer(TrainLoop):
     def train_step(self, order: torch.Tensor) -> dict[str, float]:
         c, device = self.config, self.runtime.device
         self.network.train()
+        for part in self.frozen_parts:  # eval: the EMA codebook keeps its statistics
+            part.eval()
         gan_on = self.discriminator is not None and self.step >= c.gan_start_step
         sums: dict[str, float] = {}
         for micro in range(c.grad_accum):
@@ -109,9 +121,11 @@ class TokenizerTrainer(TrainLoop):
                 loss = terms["nll"] + terms.get("gan", 0.0) + out.quantizer_loss
                 # One backward through the VQGAN: the losses' own networks were run backward once, above.
                 scale = 1.0 / c.grad_accum
-                torch.autograd.backward(
-                    [rec, out.quantizer_loss], [rec_grad * scale, torch.full_like(out.quantizer_loss, scale)]
-                )
+                outputs, grads = [rec], [rec_grad * scale]
+                if out.quantizer_loss.requires_grad:  # not with the encode path frozen
+                    outputs.append(out.quantizer_loss)
+                    grads.append(torch.full_like(out.quantizer_loss, scale))
+                torch.autograd.backward(outputs, grads)
             for key, value in (
                 ("loss", loss),
                 ("l1", terms["l1"]),
@@ -124,7 +138,8 @@ class TokenizerTrainer(TrainLoop):
             return {**sums, "skipped": 1.0}
         if gan_on:
             sums["discriminator"] = self._discriminator_step(images, rec.detach())
-        if c.restart_dead_codes_every and (self.step + 1) % c.restart_dead_codes_every == 0:
+        restarts = c.restart_dead_codes_every and not c.train_decoder_only
+        if restarts and (self.step + 1) % c.restart_dead_codes_every == 0:
             with torch.no_grad():
                 latents = self.model.encode_latents(images)
             sums["restarted_codes"] = float(self.model.quantizer.restart_dead_codes(latents, c.dead_code_threshold))
