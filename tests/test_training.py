@@ -318,12 +318,21 @@ def test_subcategory_classes_are_for_emoji_data_and_keep_their_own_token_cache(s
     assert cache_path("emoji", "train", "h", True, "subcategory") != cache_path("emoji", "train", "h", True)
 
 
-def test_the_token_cache_is_keyed_by_the_tokenizers_weights_not_by_its_file(setup):
+def test_the_token_cache_is_keyed_by_the_tokenizers_encode_path_not_by_its_file_or_decoder(setup):
     train(setup, epochs=1)
     caches = sorted((setup / "home" / "tokens").iterdir())
     assert len(caches) == 2  # train and val
     # the run's model file holds the same tokenizer next to a transformer: a run on it reuses the cache
     train(setup, out="again", epochs=1, tokenizer=str(setup / "run" / "model.safetensors"))
+    assert sorted((setup / "home" / "tokens").iterdir()) == caches
+    # a new decoder (train_decoder_only) draws the same ids differently: the same cache
+    redrawn = MaskGIT.load(setup / "run" / "model.safetensors")
+    with torch.no_grad():
+        for part in (redrawn.tokenizer.decoder, redrawn.tokenizer.post_quant_conv):
+            for weight in part.parameters():
+                weight.mul_(0.5)
+    redrawn.save(setup / "redrawn.safetensors")
+    train(setup, out="redrawn", epochs=1, tokenizer=str(setup / "redrawn.safetensors"))
     assert sorted((setup / "home" / "tokens").iterdir()) == caches
     # other weights, other tokens
     other = MaskGIT.load(setup / "run" / "model.safetensors")

@@ -150,6 +150,11 @@ class VQGAN(nn.Module):
         if tokens.numel() and (int(tokens.min()) < 0 or int(tokens.max()) >= k):
             raise InputError(f"token ids must lie in [0, {k}); got ids in [{int(tokens.min())}, {int(tokens.max())}]")
 
+    @property
+    def encode_path(self) -> tuple[nn.Module, ...]:
+        """The parts that map images to token ids; the rest (post_quant_conv, decoder) only draws ids as pixels."""
+        return (self.encoder, self.quant_conv, self.quantizer)
+
     def encode_latents(self, images: Tensor) -> Tensor:
         """(B, C, H, W) -> (B, latent_dim, h, w) latents before quantization."""
         self.check_images(images)

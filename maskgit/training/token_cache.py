@@ -1,9 +1,10 @@
 """Stage 2 never runs the tokenizer per epoch: a dataset split is tokenized once and kept on disk.
 
 A cache file holds int16/int32 token ids shaped (N, V, h*w): V = 2 with flip augmentation (the image
-and its horizontal mirror), else 1. Its name carries a hash of the tokenizer's weights and a fingerprint
+and its horizontal mirror), else 1. Its name carries a hash of the tokenizer's encode path and a fingerprint
 of the data, so a new tokenizer or changed images never reuse stale tokens, while the same tokenizer shares
-its cache whichever file it comes from (its own checkpoint, a training run's, a shipped model's).
+its cache whichever file it comes from (its own checkpoint, a training run's, a shipped model's), and so does a
+tokenizer whose decoder alone was trained on.
 """
 
 from __future__ import annotations
@@ -49,9 +50,15 @@ def data_fingerprint(spec: str) -> str:
 
 
 def tokenizer_key(tokenizer: VQGAN, length: int = 16) -> str:
-    """The first `length` hex digits of a SHA-256 over the tokenizer's weights: names, shapes and float32 values."""
-    digest = hashlib.sha256()
+    """The first `length` hex digits of a SHA-256 over what decides the token ids: the weights of the tokenizer's
+    encode path (names, shapes and float32 values) and its pixel normalisation. A tokenizer whose decoder alone
+    was trained on (`train_decoder_only`) gives the same ids, so it keeps the same key and cache."""
+    c = tokenizer.config
+    digest = hashlib.sha256(f"pixel_mean={c.pixel_mean} pixel_std={c.pixel_std}".encode())
+    encode_path = [f"{name}." for name, part in tokenizer.named_children() if part in tokenizer.encode_path]
     for name, tensor in sorted(tokenizer.state_dict().items()):
+        if not name.startswith(tuple(encode_path)):
+            continue
         values = tensor.detach().to("cpu", torch.float32).contiguous()
         digest.update(f"{name}:{tuple(values.shape)}".encode())
         digest.update(values.numpy().tobytes())

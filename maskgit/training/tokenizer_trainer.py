@@ -84,7 +84,7 @@ class TokenizerTrainer(TrainLoop):
         """The encode path when only the decoder trains: images -> token ids stays the init_from tokenizer's."""
         if not self.config.train_decoder_only:
             return ()
-        return (self.model.encoder, self.model.quant_conv, self.model.quantizer)
+        return self.model.encode_path
 
     def _images(self, order: torch.Tensor, micro: int) -> torch.Tensor:
         index, generator = self.micro_batch(order, micro)

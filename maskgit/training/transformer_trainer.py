@@ -252,4 +252,4 @@ class TransformerTrainer(TrainLoop):
         return ClassVocabulary(self.config.class_labels, tuple(names), tuple(int(n) for n in counts))
 
     def fingerprint(self) -> dict[str, str]:
-        return {"tokenizer's weights": self.tokenizer_key}
+        return {"tokenizer's encode path": self.tokenizer_key}
