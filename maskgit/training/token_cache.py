@@ -55,9 +55,9 @@ def tokenizer_key(tokenizer: VQGAN, length: int = 16) -> str:
     was trained on (`train_decoder_only`) gives the same ids, so it keeps the same key and cache."""
     c = tokenizer.config
     digest = hashlib.sha256(f"pixel_mean={c.pixel_mean} pixel_std={c.pixel_std}".encode())
-    encode_path = [f"{name}." for name, part in tokenizer.named_children() if part in tokenizer.encode_path]
+    encode_path = tuple(f"{name}." for name, part in tokenizer.named_children() if part in tokenizer.encode_path)
     for name, tensor in sorted(tokenizer.state_dict().items()):
-        if not name.startswith(tuple(encode_path)):
+        if not name.startswith(encode_path):
             continue
         values = tensor.detach().to("cpu", torch.float32).contiguous()
         digest.update(f"{name}:{tuple(values.shape)}".encode())
