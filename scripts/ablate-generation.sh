@@ -40,6 +40,8 @@ SETTINGS=(
   "cfg3-s0.8-halton|--cfg-scale 3 --sample-temperature 0.8 --order halton"
   "cfg3-s0.8-halton-T32|--cfg-scale 3 --sample-temperature 0.8 --order halton --steps 32"
   "cfg3-s0.8-refine2|--cfg-scale 3 --sample-temperature 0.8 --refine-steps 2"
+  "cfg3-s0.8-T20-t4.5|--cfg-scale 3 --sample-temperature 0.8 --steps 20 --temperature 4.5"
+  "cfg3-s0.8-T20-t6|--cfg-scale 3 --sample-temperature 0.8 --steps 20 --temperature 6"
 )
 for setting in "${SETTINGS[@]}"; do
   name=${setting%%|*}
