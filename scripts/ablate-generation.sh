@@ -16,8 +16,10 @@ SEEDS=${SEEDS:-0}
 ONLY=${ONLY:-}
 COPIES_OF=${COPIES_OF:-emoji:google,twitter,google3,fluent}
 mkdir -p "$OUT"
-# name | flags over the generate preset; every setting but "preset" names its guidance scale and sample temperature,
-# so that its row means the same whatever the preset is (sampled choices, t0 = 3, cosine, T = 12)
+# name | flags over the generate preset; every setting but "preset" runs over BASE (the preset of the ablations on
+# legs 5-12: t0 = 3, T = 12) and names its guidance scale and sample temperature, so that its row means what it meant
+# when measured whatever the preset is now (a flag given twice: the setting's, the later one, wins)
+BASE="--temperature 3 --steps 12"
 SETTINGS=(
   "preset|"
   "cfg1|--cfg-scale 1 --sample-temperature 1"
@@ -47,6 +49,7 @@ for setting in "${SETTINGS[@]}"; do
   name=${setting%%|*}
   flags=${setting#*|}
   [ -n "$ONLY" ] && [[ " $ONLY " != *" $name "* ]] && continue
+  if [ "$name" != preset ]; then flags="$BASE $flags"; fi
   for seed in $SEEDS; do
     folder="$OUT/$name-seed$seed"
     [ -f "$folder/scores.json" ] && continue

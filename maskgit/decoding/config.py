@@ -108,10 +108,11 @@ class DecodeConfig:
 
 DECODE_PRESETS = {
     "inpaint": DecodeConfig(),  # the best measured on both emoji inpainting benchmarks (MODEL_CARD.md)
-    "generate": DecodeConfig(  # the best measured on 3 seeds of emoji generation (MODEL_CARD.md, "Leg 5", "Leg 12")
+    "generate": DecodeConfig(  # the best measured on 3 seeds of emoji generation (MODEL_CARD.md: "Leg 5", "Leg 12",
+        # "The choice temperature t0")
         total_steps=20,
         schedule="cosine",
-        choice_temperature=3.0,
+        choice_temperature=4.5,
         confidence="sampled",
         sample_temperature=0.8,
         cfg_scale=3.0,
