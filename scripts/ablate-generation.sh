@@ -44,6 +44,7 @@ SETTINGS=(
   "cfg3-s0.8-refine2|--cfg-scale 3 --sample-temperature 0.8 --refine-steps 2"
   "cfg3-s0.8-T20-t4.5|--cfg-scale 3 --sample-temperature 0.8 --steps 20 --temperature 4.5"
   "cfg3-s0.8-T20-t6|--cfg-scale 3 --sample-temperature 0.8 --steps 20 --temperature 6"
+  "cfg3-s0.8-T32-t4.5|--cfg-scale 3 --sample-temperature 0.8 --steps 32 --temperature 4.5"
 )
 for setting in "${SETTINGS[@]}"; do
   name=${setting%%|*}
