@@ -69,8 +69,13 @@ def test_training_writes_what_inpainting_and_resuming_need(setup):
     assert any(p.name.startswith("events.out.tfevents") for p in (run / "tb").iterdir())
 
 
-def test_an_interrupted_run_resumes_exactly(setup, monkeypatch):
-    straight = train(setup, out="straight")
+@pytest.mark.parametrize("continued", [False, True])
+def test_an_interrupted_run_resumes_exactly(setup, monkeypatch, continued):
+    extra = {}
+    if continued:  # a run that starts from another's weights: its data seed (from the start's hash) resumes too
+        train(setup, out="first", epochs=1)
+        extra["init_from"] = setup / "first" / "model.safetensors"
+    straight = train(setup, out="straight", **extra)
 
     original = TransformerTrainer.train_step
 
@@ -81,10 +86,10 @@ def test_an_interrupted_run_resumes_exactly(setup, monkeypatch):
 
     monkeypatch.setattr(TransformerTrainer, "train_step", crash_at_step_9)
     with pytest.raises(KeyboardInterrupt):
-        train(setup, out="interrupted")
+        train(setup, out="interrupted", **extra)
     monkeypatch.setattr(TransformerTrainer, "train_step", original)
-    resumed = train(setup, out="interrupted", resume=True)
-    assert resumed.step == 12
+    resumed = train(setup, out="interrupted", resume=True, **extra)
+    assert resumed.step == 12 and resumed.data_seed == straight.data_seed
     for (name, a), b in zip(straight.model.state_dict().items(), resumed.model.state_dict().values(), strict=True):
         assert torch.equal(a, b), name
 
@@ -260,6 +265,36 @@ def test_a_run_can_start_from_another_runs_transformer_and_export_half_precision
             ),
             progress=False,
         )
+
+
+def test_a_continued_run_with_its_parents_seed_draws_other_batches_and_a_paired_run_the_same(setup):
+    parent = train(setup, out="first", epochs=1)
+    start = setup / "first" / "model.safetensors"
+
+    def continued(out: str, **extra) -> TransformerTrainer:
+        config = load_train_config(TransformerTrainConfig, None, overrides(setup, out=out, init_from=start, **extra))
+        return TransformerTrainer(config, progress=False)
+
+    child, twin, other = continued("child"), continued("twin"), continued("other", seed=1)
+    assert child.config.seed == parent.config.seed == parent.data_seed == 0
+    assert child.data_seed != parent.data_seed
+    assert not torch.equal(child.epoch_order(0), parent.epoch_order(0))  # other epoch orders, and other masks:
+    parent.step = child.step = 0
+    order = torch.arange(51)
+    assert parent.micro_batch(order, 0)[1].initial_seed() != child.micro_batch(order, 0)[1].initial_seed()
+    assert twin.data_seed == child.data_seed  # the same start and seed: the same stream, so an A/B stays paired
+    assert other.data_seed not in (child.data_seed, parent.data_seed)
+
+
+def test_a_checkpoint_from_before_data_seeds_resumes_with_the_seed_it_trained_with(setup):
+    train(setup, out="first", epochs=1)
+    start = setup / "first" / "model.safetensors"
+    train(setup, out="old", epochs=1, init_from=start)
+    latest = max((setup / "old" / "checkpoints").glob("step_*.pt"))
+    state = torch.load(latest, weights_only=False)
+    del state["data_seed"]  # as the trainer wrote them before the data seed existed: the config's seed drew
+    torch.save(state, latest)
+    assert train(setup, out="old", epochs=2, init_from=start, resume=True).data_seed == 0
 
 
 def test_a_run_can_grow_another_runs_transformer_deeper_starting_from_the_same_function(setup):

@@ -49,8 +49,8 @@ class LoopConfig:
     keep_last: int = 3  # training-state checkpoints kept, besides the best
     export_dtype: str = "fp32"  # best/model.safetensors weights: "fp32", or "fp16" (half the size, to ship)
     log_every: int = 20
-    seed: int = 0  # epoch orders and each step's masks; a run that continues another (init_from) on the same data
-    # needs another seed, or it replays that run's batches (MODEL_CARD.md, "Leg 16": +0.045 val loss with the same)
+    seed: int = 0  # epoch orders and each step's masks; with init_from, mixed with the start's hash, so a continued
+    # run never replays its parent's batches (MODEL_CARD.md, "Leg 16": +0.045 val loss when it did)
     flip: bool = True  # horizontal-flip augmentation
     strict_data: bool = False  # refuse unreadable image files instead of skipping them with a warning
 

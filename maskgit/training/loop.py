@@ -1,13 +1,15 @@
 """The training loop both stages share: epochs of steps, logging, validation, checkpoints, exact resume.
 
 A stage subclasses TrainLoop and supplies its step, validation, samples, export and model state.
-Every random choice of a step derives from (seed, step, rank): the epoch's order from (seed, epoch), a
+Every random choice of a step derives from (data seed, step, rank): the epoch's order from (data seed, epoch), a
 micro-batch's choices from step_generator, dropout from the global RNG re-seeded each step. So a
-resumed run continues exactly as an uninterrupted one would.
+resumed run continues exactly as an uninterrupted one would. The data seed is the config's seed, mixed with the
+hash of the init_from weights in a run that continues another: it never replays the batches its start was trained on.
 """
 
 from __future__ import annotations
 
+import hashlib
 import math
 import statistics
 import time
@@ -55,6 +57,17 @@ def seconds_per_step(steps: list[float], elapsed: float, warmup: int = 0) -> flo
     return statistics.median(steps[warmup:] or steps) + max(0.0, elapsed - sum(steps)) / len(steps)
 
 
+def continued_seed(seed: int, path: str | Path) -> int:
+    """The data seed of a run that starts from the weights in file `path`: `seed` mixed with the file's hash.
+
+    A run continued with its parent's seed would otherwise draw the parent's epoch orders, masks and flips step
+    for step, re-training on batches its weights have already seen (MODEL_CARD.md, "Leg 16": +0.045 val loss).
+    The same start and seed give the same stream, so an A/B from one start stays paired."""
+    with open(path, "rb") as file:
+        digest = hashlib.file_digest(file, "sha256").hexdigest()
+    return int.from_bytes(hashlib.sha256(f"{seed}:{digest}".encode()).digest()[:4], "big")
+
+
 class TrainLoop:
     """A stage sets model, optimizer, scheduler (and ema, or None) before calling size_run and begin."""
 
@@ -72,6 +85,7 @@ class TrainLoop:
         self.out_dir = Path(config.out_dir)
         self.progress = progress
         seed_everything(config.seed + self.runtime.rank)
+        self.data_seed = config.seed  # initial_weights mixes in the start's hash; a checkpoint keeps it
         self.step, self.epoch, self.position, self.best_val = 0, 0, 0, math.inf
 
     # -- what a stage provides ------------------------------------------------------------------------------
@@ -122,8 +136,10 @@ class TrainLoop:
         """The `part` ("tokenizer" or "transformer") of checkpoint `path`, checked to be this run's model's
         architecture: init_from, to continue another run's (exported) weights. The config fields `new_inputs`
         (options that add an input, whose weights start at zero) may be switched on in this run, and the sizes
-        `grown` (e.g. depth: new blocks on top) may be larger in this run."""
+        `grown` (e.g. depth: new blocks on top) may be larger in this run. The run's data seed becomes
+        continued_seed(seed, path)."""
         start = getattr(load_checkpoint(path, device=self.runtime.device), part)
+        self.data_seed = continued_seed(self.config.seed, path)
         if start is None:
             command = "maskgit train-tokenizer" if part == "tokenizer" else "maskgit train"
             raise TrainingError(f"init_from {path} holds no {part}: give a checkpoint written by {command}")
@@ -196,17 +212,17 @@ class TrainLoop:
             save_train_config(self.config, self.out_dir / "config.yaml")
 
     def epoch_order(self, epoch: int) -> torch.Tensor:
-        generator = torch.Generator().manual_seed(self.config.seed * 7919 + epoch)
+        generator = torch.Generator().manual_seed((self.data_seed * 7919 + epoch) % 2**64)
         return torch.randperm(self.num_examples, generator=generator)
 
     def micro_batch(self, order: torch.Tensor, micro: int) -> tuple[np.ndarray, torch.Generator]:
         """This process's example indices for micro-step `micro` of the current step, and its generator."""
         c, r = self.config, self.runtime
         start = (self.position * c.grad_accum + micro) * c.batch_size * r.world_size + r.rank * c.batch_size
-        return order[start : start + c.batch_size].numpy(), step_generator(c.seed, self.step, r.rank, micro)
+        return order[start : start + c.batch_size].numpy(), step_generator(self.data_seed, self.step, r.rank, micro)
 
     def seed_dropout(self) -> None:
-        torch.manual_seed(step_generator(self.config.seed, self.step, self.runtime.rank, 100).initial_seed())
+        torch.manual_seed(step_generator(self.data_seed, self.step, self.runtime.rank, 100).initial_seed())
 
     def fit(self) -> Path:
         c = self.config
@@ -288,6 +304,7 @@ class TrainLoop:
                 "epoch": self.epoch,
                 "position": self.position,
                 "best_val": self.best_val,
+                "data_seed": self.data_seed,
                 "config": config_to_dict(self.config),
                 "fingerprint": self.fingerprint(),
                 "world_size": self.runtime.world_size,
@@ -315,3 +332,4 @@ class TrainLoop:
             self.budget_final = saved.get("budget_final", True)  # states from before the re-measure: as sized
             self.total_steps = min(self.planned_steps, saved["budget_steps"])
         self.best_val = saved["best_val"]
+        self.data_seed = saved.get("data_seed", self.config.seed)  # states from before data seeds: the config's

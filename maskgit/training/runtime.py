@@ -113,4 +113,4 @@ def autocast(dtype: torch.dtype | None, device: torch.device) -> AbstractContext
 
 def step_generator(seed: int, step: int, rank: int, micro: int = 0) -> torch.Generator:
     """A generator for one micro-step's random choices (masks, flips), independent of resumes and batching."""
-    return torch.Generator().manual_seed(((seed * 1_000_003 + step) * 1_009 + rank) * 101 + micro)
+    return torch.Generator().manual_seed((((seed * 1_000_003 + step) * 1_009 + rank) * 101 + micro) % 2**64)
