@@ -194,11 +194,22 @@ def test_notos_older_style_keeps_notos_split_by_code_points_and_each_image_once(
     assert everything.class_names[heart_label] == "Symbols"  # Noto 16's category, not the old "Hearts"
 
 
-def test_fluent_icons_are_drawn_and_take_notos_split_by_base_emoji(tmp_path, monkeypatch):
-    """@iconify-json/fluent-emoji-flat: SVG icons keyed by code points. A skin-toned icon takes its base emoji's
-    split, an icon drawing the same picture as another is kept once, one whose base Noto lacks is left out."""
+def write_iconify_tarball(path, icons, chars=None):
+    """A tarball laid out like @iconify-json/SET (icons.json, chars.json); returns its checksum."""
     import hashlib
 
+    icons_bytes, chars_bytes = json.dumps(icons).encode(), json.dumps(chars or {}).encode()
+    with tarfile.open(path, "w:gz") as archive:
+        for name, data in (("package/icons.json", icons_bytes), ("package/chars.json", chars_bytes)):
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            archive.addfile(info, io.BytesIO(data))
+    return hashlib.sha256(icons_bytes + b"\0" + chars_bytes).hexdigest()
+
+
+def fake_iconify_style(tmp_path, monkeypatch, style, icons, chars=None):
+    """Fetch Noto's fake tarball, then `style` from an @iconify-json tarball of `icons` and `chars`; return
+    {name: (split, picture)} of the style's images and {file: split} of Noto's."""
     pytest.importorskip("cairosvg")
     monkeypatch.setenv("MASKGIT_HOME", str(tmp_path / "home"))
     monkeypatch.setattr("maskgit.data.emoji.TEST_IMAGES", 1)
@@ -206,10 +217,25 @@ def test_fluent_icons_are_drawn_and_take_notos_split_by_base_emoji(tmp_path, mon
     pngs = fake_emoji_tarball(tmp_path / "google.tgz")
     monkeypatch.setitem(STYLES, "google", replace(STYLES["google"], images=len(pngs), checksum=emoji_checksum(pngs)))
     fetch_emoji(tarball=tmp_path / "google.tgz")
+    checksum = write_iconify_tarball(tmp_path / f"{style}.tgz", icons, chars)
+    monkeypatch.setitem(STYLES, style, replace(STYLES[style], images=len(icons["icons"]), checksum=checksum))
+    fetch_emoji(tarball=tmp_path / f"{style}.tgz", style=style)
+    noto = {n: s for s in ("train", "val", "test") for n in load_images("emoji", s).names}
+    drawn = {}
+    for split in ("train", "val", "test"):
+        images = load_images(f"emoji:{style}", split)
+        for name, picture in zip(images.names, images.images, strict=True):
+            drawn[name] = (split, picture)
+    return drawn, noto
 
-    def square(colour):
-        return f'<rect x="0" y="0" width="32" height="32" fill="{colour}"/>'
 
+def square(colour):
+    return f'<rect x="0" y="0" width="32" height="32" fill="{colour}"/>'
+
+
+def test_fluent_icons_are_drawn_and_take_notos_split_by_base_emoji(tmp_path, monkeypatch):
+    """@iconify-json/fluent-emoji-flat: SVG icons keyed by code points. A skin-toned icon takes its base emoji's
+    split, an icon drawing the same picture as another is kept once, one whose base Noto lacks is left out."""
     icons = {
         "width": 32,
         "height": 32,
@@ -228,27 +254,64 @@ def test_fluent_icons_are_drawn_and_take_notos_split_by_base_emoji(tmp_path, mon
         "1f600-fe0f": "grinning-again",
         "1f431": "cat",
     }
-    icons_bytes, chars_bytes = json.dumps(icons).encode(), json.dumps(chars).encode()
-    with tarfile.open(tmp_path / "fluent.tgz", "w:gz") as archive:
-        for name, data in (("package/icons.json", icons_bytes), ("package/chars.json", chars_bytes)):
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            archive.addfile(info, io.BytesIO(data))
-    checksum = hashlib.sha256(icons_bytes + b"\0" + chars_bytes).hexdigest()
-    monkeypatch.setitem(STYLES, "fluent", replace(STYLES["fluent"], images=5, checksum=checksum))
-    fetch_emoji(tarball=tmp_path / "fluent.tgz", style="fluent")
-    noto = {n: s for s in ("train", "val", "test") for n in load_images("emoji", s).names}
-    fluent = {}
-    for split in ("train", "val", "test"):
-        images = load_images("emoji:fluent", split)
-        for name, picture in zip(images.names, images.images, strict=True):
-            fluent[name] = (split, picture)
+    fluent, noto = fake_iconify_style(tmp_path, monkeypatch, "fluent", icons, chars)
     assert sorted(fluent) == ["grinning", "thumbs-up", "thumbs-up-light"]  # the repeat and the cat left out
     assert fluent["thumbs-up-light"][0] == fluent["thumbs-up"][0] == noto["1f44d.png"]
     assert fluent["grinning"][0] == noto["1f600.png"]
     assert (fluent["thumbs-up"][1] == [255, 0, 0]).all()  # drawn at 64x64
     grinning = fluent["grinning"][1]
     assert (grinning[0, 0] == 255).all() and (grinning[32, 32] == [0, 0, 255]).all()  # on white
+
+
+def test_icons_without_code_points_are_matched_to_emoji_by_their_names(tmp_path, monkeypatch):
+    """EmojiOne, Firefox OS Emoji, Fluent in colour: chars.json is empty, so an icon is the emoji its name names:
+    a CLDR short name, a Unicode name run together, a name ending in a bare skin tone, or one of its aliases.
+    Names of no emoji, and emoji Noto lacks, are left out."""
+    pytest.importorskip("emoji")
+    icons = {
+        "width": 32,
+        "height": 32,
+        "icons": {
+            "grinning-face": {"body": square("#ff0000")},  # CLDR: U+1F600
+            "thumbsupsign": {"body": square("#00ff00")},  # Unicode's THUMBS UP SIGN: U+1F44D
+            "thumbs-up-light": {"body": square("#0000ff")},  # a tone: U+1F44D U+1F3FB
+            "puppy": {"body": square("#ffff00")},  # no emoji, but its alias dog-face is U+1F436
+            "ballotboldscriptx": {"body": square("#00ffff")},  # a symbol, not an emoji
+            "cat-face": {"body": square("#070707")},  # U+1F431, which Noto lacks here
+        },
+        "aliases": {"dog-face": {"parent": "puppy"}},
+    }
+    drawn, noto = fake_iconify_style(tmp_path, monkeypatch, "emojione", icons)
+    assert sorted(drawn) == ["grinning-face", "puppy", "thumbs-up-light", "thumbsupsign"]
+    assert drawn["grinning-face"][0] == noto["1f600.png"]
+    assert drawn["thumbsupsign"][0] == drawn["thumbs-up-light"][0] == noto["1f44d.png"]
+    assert drawn["puppy"][0] == noto["1f436.png"]
+    assert (drawn["thumbs-up-light"][1] == [0, 0, 255]).all()
+
+
+def test_an_icon_the_renderer_cannot_draw_is_left_out_with_a_warning_naming_it(tmp_path, monkeypatch):
+    from maskgit.data import iconify
+
+    icons = {"width": 32, "height": 32, "icons": {"grinning": {"body": square("#f00")}, "cat": {"body": "?"}}}
+    checksum = write_iconify_tarball(tmp_path / "set.tgz", icons, {"1f600": "grinning", "1f431": "cat"})
+
+    def rasterise(icons, name):
+        if name == "cat":
+            raise MemoryError("cairo returned CAIRO_STATUS_NO_MEMORY")
+        return b"png"
+
+    monkeypatch.setattr(iconify, "rasterise", rasterise)
+    with pytest.warns(UserWarning, match=r"1 icon\(s\) of @iconify-json/set CairoSVG cannot draw left out: cat"):
+        names, bases, pngs = iconify.iconify_pngs(tmp_path / "set.tgz", "@iconify-json/set", 2, checksum)
+    assert names == ["grinning"] and bases == ["1F600"] and pngs == {"grinning": b"png"}
+
+
+def test_every_style_is_one_name():
+    from maskgit.data.emoji import emoji_styles
+
+    assert emoji_styles("all") == tuple(STYLES) and emoji_styles("all")[0] == "google"
+    with pytest.raises(DataError, match=r"choose from .* or all"):
+        emoji_styles("google,apple")
 
 
 def test_emoji_tarball_with_wrong_count_or_checksum_is_refused(tmp_path):

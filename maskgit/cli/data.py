@@ -81,7 +81,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p = data.add_parser("list", help="the dataset names")
     p.set_defaults(run=cmd_data_list)
     p = data.add_parser("fetch", help="download and check a dataset (emoji: with npm, once)")
-    p.add_argument("name", help="emoji, emoji:twitter, emoji:google,twitter, fashion-mnist, ...")
+    p.add_argument("name", help="emoji, emoji:twitter, emoji:google,twitter, emoji:all, fashion-mnist, ...")
     p.add_argument("--force", action="store_true", help="fetch again even if cached")
     p.add_argument("--tarball", help="build the emoji cache from this already downloaded npm tarball (offline)")
     p.set_defaults(run=cmd_data_fetch)

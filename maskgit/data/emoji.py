@@ -3,7 +3,10 @@
 Styles (STYLES), each openly licensed: `google` (Noto Emoji, Apache-2.0) and `twitter` (Twemoji, CC-BY 4.0)
 from version 16.0.0, and `google3`, Noto's older ("blob") art from emoji-datasource-google@3.0.0 (Apache-2.0;
 2,392 files of which 1,919 are named by its emoji.json, some of those repeating an image: kept once each).
-The Apple and Facebook sets of the same family are left out: their images are not openly licensed.
+The Apple and Facebook sets of the same family are left out: their images are not openly licensed. Styles drawn
+from SVG icons (@iconify-json packages, maskgit.data.iconify): `fluent` (Microsoft Fluent Emoji Flat, MIT),
+`fluentcolor` (the same emoji in Fluent's colour style, MIT), `emojione` (EmojiOne 2, CC-BY 4.0) and `fxemoji`
+(Firefox OS Emoji, Apache-2.0).
 
 `fetch_emoji` runs `npm pack` once per style, checks the 3,786 64-px PNGs against a checksum, composites
 them on white and keeps them as one .npz in $MASKGIT_HOME/emoji (about 9 MB). The split is by base emoji
@@ -14,7 +17,7 @@ emoji are matched by code points without the FE0F variation selector (older pack
 Labels are Noto 16's 10 emoji categories in every style.
 
 Dataset names: `emoji` is Noto alone (the benchmark); `emoji:twitter` is Twemoji; `emoji:google,twitter`
-is both; `emoji:google,twitter,google3` adds Noto's older art.
+is both; `emoji:google,twitter,google3` adds Noto's older art; `emoji:all` is every style.
 """
 
 from __future__ import annotations
@@ -32,7 +35,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from maskgit.data.fluent import fluent_pngs
+from maskgit.data.iconify import iconify_pngs
 from maskgit.data.images import ImageSet
 from maskgit.data.splits import SPLIT_IDS, TRAIN, split_by_group
 from maskgit.errors import DataError
@@ -49,7 +52,7 @@ class EmojiStyle:
     image_set: str = ""  # the package's image set, img/SET/64/ (default: the name)
     version: str = "16.0.0"
     repeats: bool = False  # the package holds files emoji.json does not name, and images under two names
-    fluent: bool = False  # @iconify-json/fluent-emoji-flat: SVG icons (maskgit.data.fluent), not PNGs
+    iconify: str = ""  # the icon set of an @iconify-json/SET package: SVG icons (maskgit.data.iconify), not PNGs
 
     @property
     def set_name(self) -> str:
@@ -57,14 +60,14 @@ class EmojiStyle:
 
     @property
     def package(self) -> str:
-        if self.fluent:
-            return f"@iconify-json/fluent-emoji-flat@{self.version}"
+        if self.iconify:
+            return f"@iconify-json/{self.iconify}@{self.version}"
         return f"emoji-datasource-{self.set_name}@{self.version}"
 
     @property
     def tarball_pattern(self) -> str:
         """What `npm pack` names the tarball."""
-        return "iconify-json-fluent-emoji-flat-*.tgz" if self.fluent else f"emoji-datasource-{self.set_name}-*.tgz"
+        return f"iconify-json-{self.iconify}-*.tgz" if self.iconify else f"emoji-datasource-{self.set_name}-*.tgz"
 
     @property
     def image_dir(self) -> str:
@@ -95,7 +98,34 @@ STYLES = {
         3174,  # icons (SVG) in the package
         "00610c28be659439cf81c36ff6b03d4b4a83200fd6977075f616fd30db89ef31",
         version="1.2.6",
-        fluent=True,
+        iconify="fluent-emoji-flat",
+    ),
+    "emojione": EmojiStyle(
+        "emojione",
+        "EmojiOne 2",
+        "CC-BY-4.0",
+        1834,
+        "8b6d46bfb42d2464087e3469ca6df802360de14ef3b397c8c5faf91cbd5232f8",
+        version="1.2.3",
+        iconify="emojione",
+    ),
+    "fxemoji": EmojiStyle(
+        "fxemoji",
+        "Firefox OS Emoji",
+        "Apache-2.0",
+        1034,
+        "19b4198bd6ebbbce488891fe57ea74ebd8c81ec1c593dd72141665e7c81f511b",
+        version="1.2.2",
+        iconify="fxemoji",
+    ),
+    "fluentcolor": EmojiStyle(
+        "fluentcolor",
+        "Microsoft Fluent Emoji (colour)",
+        "MIT",
+        3174,
+        "556623c6ce2eeae37a06fbd305a055b74c7bf16d2f16179373d757a14ee4be2c",
+        version="1.2.7",
+        iconify="fluent-emoji",
     ),
 }
 SPLIT_STYLE = "google"  # Noto's split by base emoji holds in every style
@@ -106,13 +136,16 @@ TEST_IMAGES, VAL_IMAGES = 747, 190
 def emoji_style(name: str) -> EmojiStyle:
     if name not in STYLES:
         raise DataError(
-            f"unknown emoji style {name!r}: choose from {', '.join(STYLES)} (e.g. emoji:google,twitter,google3)"
+            f"unknown emoji style {name!r}: choose from {', '.join(STYLES)} or all (e.g. emoji:google,twitter,google3)"
         )
     return STYLES[name]
 
 
 def emoji_styles(argument: str) -> tuple[str, ...]:
-    """The styles of a dataset name's argument: "" (plain `emoji`) is Noto alone; "google,twitter" is both."""
+    """The styles of a dataset name's argument: "" (plain `emoji`) is Noto alone; "google,twitter" is both; "all"
+    is every style, Noto first."""
+    if argument.strip() == "all":
+        return tuple(STYLES)
     names = tuple(a.strip() for a in argument.split(",")) if argument else (SPLIT_STYLE,)
     return tuple(emoji_style(name).name for name in names)
 
@@ -185,8 +218,8 @@ def build_emoji_cache(
     expected_images = expected_images or s.images
     expected_checksum = expected_checksum or s.checksum
     subcategories_of: list[str] = []
-    if s.fluent:
-        names, bases, pngs = fluent_pngs(tarball, expected_images, expected_checksum)
+    if s.iconify:
+        names, bases, pngs = iconify_pngs(tarball, s.package, expected_images, expected_checksum)
         categories_of: list[str | None] = [None] * len(names)  # the package names no categories
     else:
         names, bases, categories_of, subcategories_of, pngs = _datasource_images(  # type: ignore[assignment]
@@ -208,7 +241,7 @@ def build_emoji_cache(
             split_of = dict(zip(keys, reference["split"].tolist(), strict=True))
             label_of = dict(zip(keys, reference["labels"].tolist(), strict=True))
             categories = reference["class_names"].tolist()
-        if s.fluent:  # no category to give an emoji that Noto lacks: left out
+        if s.iconify:  # no category to give an emoji that Noto lacks: left out
             kept = [i for i, b in enumerate(bases) if base_key(b) in label_of]
             names, bases, categories_of = [names[i] for i in kept], [bases[i] for i in kept], [None] * len(kept)
         split = np.array([split_of.get(base_key(b), TRAIN) for b in bases], dtype=np.int64)

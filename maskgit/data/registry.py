@@ -17,7 +17,8 @@ from maskgit.errors import DataError
 DATASETS = {
     "emoji": "Noto Emoji, 64x64 RGB on white; 2,849 train / 190 val / 747 test, split by base emoji; 10 categories",
     "emoji:STYLE[,STYLE]": "emoji in other open styles (google = Noto, twitter = Twemoji, google3 = Noto's older "
-    "art, fluent = Microsoft Fluent Emoji Flat), with Noto's split",
+    "art, fluent = Microsoft Fluent Emoji Flat, fluentcolor = Fluent in colour, emojione = EmojiOne 2, fxemoji = "
+    "Firefox OS Emoji; all = every style), with Noto's split",
     "fashion-mnist[:FOLDER]": "Fashion-MNIST, 28x28 grey; 55,000 / 5,000 / 10,000; 10 classes (Debian or IDX folder)",
     "folder:PATH": "any folder of png/jpg/webp/bmp images (recursive); train/val/test sub-folders, else 85/5/10",
     "lab:PATH": "the seeds' lab layout: cat_face/train, cat_face/val, test ground truth from test_gt.csv",
