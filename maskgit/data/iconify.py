@@ -2,10 +2,11 @@
 
 A package holds SVG bodies (icons.json, one view box for the set) and, in some packages, the code points each icon
 draws (chars.json). Where chars.json is empty (EmojiOne, Firefox OS Emoji, Fluent Emoji in colour), an icon's code
-points come from its name: its CLDR short name ("grinning-face", "thumbs-up-light-skin-tone"; the `emoji` package,
-BSD) or its Unicode name without spaces ("fatherchristmas"), or either of those with "-skin-tone" after a
-trailing tone ("thumbs-up-light"), or one of the icon's aliases. Names that match no emoji (symbols that are not
-emoji, retired names) are left out. Each icon is rasterised with CairoSVG (the optional extra `.[data]`; it needs
+points come from its name: its CLDR short name ("grinning-face", "thumbs-up-light-skin-tone") or a common
+shortcode ("joy"; both from the `emoji` package, BSD) or its Unicode name without spaces ("fatherchristmas"), or
+any of those with "-skin-tone" after a trailing tone ("thumbs-up-light"), or one of the icon's aliases. Names that
+match no emoji (symbols that are not emoji, retired names, a set's own names such as fxemoji's "grintears") are
+left out. Each icon is rasterised with CairoSVG (the optional extra `.[data]`; it needs
 the system's libcairo2) at 64x64 and composited on white, like the PNG styles. An icon's base emoji is its code
 points without FE0F and the skin-tone modifiers (U+1F3FB-1F3FF): it takes Noto 16's split and category of that
 base (maskgit.data.emoji), and icons whose base emoji Noto lacks are left out (the packages name no category to
