@@ -8,12 +8,12 @@ usage: python scripts/class-grid.py OUT.png [--model M] [--classes face-smiling,
 import argparse
 from dataclasses import replace
 
-import numpy as np
 import torch
-from PIL import Image, ImageDraw
+from PIL import Image
 
 from maskgit import DecodeConfig, MaskGIT, per_image_generators
 from maskgit.data.images import image_grid, to_uint8
+from maskgit.experiments.pictures import labelled_rows
 
 parser = argparse.ArgumentParser()
 parser.add_argument("out")
@@ -42,14 +42,5 @@ for row, name in enumerate(names):
     rows.append(image_grid(to_uint8(result.images), columns=args.per_class))
     print(f"{name}: {args.per_class} samples", flush=True)
 
-scale, label_width = 2, 130
-grid = np.concatenate(rows, axis=0)
-picture = Image.fromarray(grid).resize((grid.shape[1] * scale, grid.shape[0] * scale), Image.NEAREST)
-canvas = Image.new("RGB", (picture.width + label_width, picture.height), "white")
-canvas.paste(picture, (label_width, 0))
-draw = ImageDraw.Draw(canvas)
-row_height = picture.height / len(names)
-for row, name in enumerate(names):
-    draw.text((6, row * row_height + row_height / 2 - 6), name, fill="black")
-canvas.save(args.out)
+Image.fromarray(labelled_rows(rows, names)).save(args.out)
 print(f"{args.out}: {len(names)} classes x {args.per_class} ({config})")

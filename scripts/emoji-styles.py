@@ -7,10 +7,11 @@ usage: python scripts/emoji-styles.py OUT.png [--emoji 1F600,1F436,...] [--style
 import argparse
 
 import numpy as np
-from PIL import Image, ImageDraw
+from PIL import Image
 
 from maskgit.data.emoji import STYLES, base_key, emoji_cache_path, emoji_styles
 from maskgit.data.images import image_grid
+from maskgit.experiments.pictures import labelled_rows
 
 parser = argparse.ArgumentParser()
 parser.add_argument("out")
@@ -29,14 +30,6 @@ for style in styles:
         blank = np.full((64, 64, 3), 255, dtype=np.uint8)
         rows.append(image_grid(np.stack([data["images"][first[b]] if b in first else blank for b in wanted])))
 
-scale, label_width = 2, 230
-grid = np.concatenate(rows, axis=0)
-picture = Image.fromarray(grid).resize((grid.shape[1] * scale, grid.shape[0] * scale), Image.NEAREST)
-canvas = Image.new("RGB", (picture.width + label_width, picture.height), "white")
-canvas.paste(picture, (label_width, 0))
-draw = ImageDraw.Draw(canvas)
-row_height = picture.height / len(styles)
-for row, style in enumerate(styles):
-    draw.text((6, row * row_height + row_height / 2 - 6), f"{style}: {STYLES[style].title}", fill="black")
-canvas.save(args.out)
+labels = [f"{style}: {STYLES[style].title}" for style in styles]
+Image.fromarray(labelled_rows(rows, labels, label_width=230)).save(args.out)
 print(f"{args.out}: {len(styles)} styles x {len(wanted)} emoji")

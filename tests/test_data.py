@@ -471,3 +471,15 @@ def test_the_lab_inpainting_set_pairs_masked_images_with_masks(tmp_path):
     write_masks(make_masks("boxes", 3, 32, seed=1), tmp_path / "mask64")
     with pytest.raises(InputError, match="is 32x32, expected 64x64"):
         load_inpainting_set(f"lab:{tmp_path}", 64)
+
+
+def test_labelled_rows_stack_scaled_rows_beside_their_labels():
+    from maskgit.experiments.pictures import labelled_rows
+
+    red, blue = np.zeros((4, 6, 3), np.uint8), np.zeros((4, 6, 3), np.uint8)
+    red[..., 0], blue[..., 2] = 255, 255
+    picture = labelled_rows([red, blue], ["first", "second"], scale=3, label_width=50)
+    assert picture.shape == (24, 50 + 18, 3)  # rows stacked, scaled 3x, after the margin
+    assert (picture[:12, 50:] == [255, 0, 0]).all() and (picture[12:, 50:] == [0, 0, 255]).all()
+    margin = picture[:, :50]
+    assert (margin[:12] < 128).any() and (margin[12:] < 128).any()  # each row's label is drawn in its margin

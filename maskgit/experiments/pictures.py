@@ -116,3 +116,17 @@ def column_header(labels: list[str], tile: int, *, pad: int = 2, height: int = 1
         x = pad + i * (tile + pad) + max(0.0, (tile - width) / 2)
         draw.text((x, 3), label, fill=(0, 0, 0), font=font)
     return np.asarray(strip)
+
+
+def labelled_rows(rows: list[np.ndarray], labels: list[str], *, scale: int = 2, label_width: int = 130) -> np.ndarray:
+    """Image rows (uint8, each as wide as the others) stacked and upscaled `scale` times (nearest), with each row's
+    label on a white margin `label_width` wide at its left: the README's grids by class and by style."""
+    grid = np.concatenate(rows, axis=0)
+    picture = Image.fromarray(grid).resize((grid.shape[1] * scale, grid.shape[0] * scale), Image.NEAREST)
+    canvas = Image.new("RGB", (picture.width + label_width, picture.height), "white")
+    canvas.paste(picture, (label_width, 0))
+    draw = ImageDraw.Draw(canvas)
+    row_height = picture.height / len(labels)
+    for row, label in enumerate(labels):
+        draw.text((6, row * row_height + row_height / 2 - 6), label, fill="black")
+    return np.asarray(canvas)
